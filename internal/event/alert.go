@@ -1,0 +1,90 @@
+// Package event defines the Alert that every input produces and every
+// later stage of the pipeline consumes.
+package event
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Alert is one Falco alert, whichever input it came from.
+//
+// Every string in an Alert is valid UTF-8: inputs build alerts with New or
+// Normalize, which replace invalid bytes with U+FFFD. Strings are otherwise
+// exactly what Falco sent and must be treated as attacker-controlled.
+type Alert struct {
+	Time     time.Time
+	Priority Priority
+	Rule     string
+	Source   string
+	Hostname string
+	Output   string
+	Tags     []string
+	Fields   Fields
+}
+
+// Normalize replaces invalid UTF-8 in every string of a with U+FFFD and
+// fills Source for old Falco versions that did not send one.
+func (a *Alert) Normalize() {
+	a.Rule = validUTF8(a.Rule)
+	a.Source = validUTF8(a.Source)
+	a.Hostname = validUTF8(a.Hostname)
+	a.Output = validUTF8(a.Output)
+	for i, t := range a.Tags {
+		a.Tags[i] = validUTF8(t)
+	}
+	if a.Fields != nil {
+		clean := make(Fields, len(a.Fields))
+		for k, v := range a.Fields {
+			v.Text = validUTF8(v.Text)
+			clean[validUTF8(k)] = v
+		}
+		a.Fields = clean
+	}
+	if a.Source == "" {
+		a.Source = DefaultSource(a.Rule)
+	}
+}
+
+// DefaultSource guesses the source of an alert from an old Falco that sent
+// none: internal alerts are named "Falco internal: ...", the rest were
+// syscall alerts when the field did not exist yet.
+func DefaultSource(rule string) string {
+	if strings.HasPrefix(rule, InternalPrefix) {
+		return SourceInternal
+	}
+	return SourceSyscall
+}
+
+// Source names used by Falco.
+const (
+	SourceSyscall  = "syscall"
+	SourceInternal = "internal"
+	SourceK8sAudit = "k8s_audit"
+)
+
+// InternalPrefix starts the name of every alert that Falco raises about itself.
+const InternalPrefix = "Falco internal: "
+
+// IsHost reports whether the alert came from the host rather than a container.
+func (a *Alert) IsHost() bool {
+	id, ok := a.Fields.Get("container.id")
+	return !ok || id == "host"
+}
+
+// ContainerID returns the container id, or "" for the host.
+func (a *Alert) ContainerID() string {
+	if a.IsHost() {
+		return ""
+	}
+	id, _ := a.Fields.Get("container.id")
+	return id
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

@@ -1,0 +1,37 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/safe"
+)
+
+// MaxJSONValue caps each output field value in the JSON report. Falco
+// alerts can carry megabyte-long command lines; the report keeps the first
+// 64 KiB with a visible marker.
+const MaxJSONValue = 64 << 10
+
+// JSON renders r as an indented JSON object (see docs/report-schema.json).
+func JSON(r *report.Report) ([]byte, error) {
+	c := *r
+	c.Output = safe.Cap(c.Output, MaxJSONValue)
+	if r.Fields != nil {
+		c.Fields = make(map[string]*string, len(r.Fields))
+		for k, v := range r.Fields {
+			if v != nil {
+				s := safe.Cap(*v, MaxJSONValue)
+				v = &s
+			}
+			c.Fields[k] = v
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&c); err != nil {
+		return nil, err
+	}
+	return jsonInvisible(buf.Bytes()), nil
+}

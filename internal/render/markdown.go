@@ -1,0 +1,143 @@
+// Package render turns a report into bytes: Markdown for people, JSON for
+// machines. Every string that came from an alert is escaped or fenced so
+// that it cannot add structure, HTML or terminal escapes to the output.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/safe"
+)
+
+// MaxRawValue caps each string in the raw alert at the end of the Markdown
+// report.
+const MaxRawValue = 8 << 10
+
+// Markdown renders r for an on-call engineer.
+func Markdown(r *report.Report) []byte {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	w("# %s: %s\n\n", text(r.Priority), text(r.Title))
+	w("**%s** · rule %s · host %s · source %s\n\n", text(r.Priority), code(r.Rule, false), code(r.Hostname, false), code(r.Source, false))
+	seen := r.FirstSeen.String()
+	if r.Occurrences > 1 {
+		seen = fmt.Sprintf("%d times, first %s, last %s", r.Occurrences, seen, r.LastSeen.String())
+	}
+	w("Seen: %s · report %s · %s handler\n\n", seen, code(r.ID, false), text(r.Handler))
+
+	w("## What happened\n\n%s\n\n", spans(r.Summary))
+
+	if len(r.Facts) > 0 {
+		w("## Facts\n\n| | |\n|---|---|\n")
+		for _, f := range r.Facts {
+			w("| %s | %s |\n", prose(f.Label), code(f.Value, true))
+		}
+		b.WriteString("\n")
+	}
+
+	w("## Why it matters\n\n%s\n\n", spans(r.Why))
+	if len(r.MITRE) > 0 {
+		w("| MITRE ATT&CK | Name | Tactic |\n|---|---|---|\n")
+		for _, t := range r.MITRE {
+			w("| %s | %s | %s |\n", text(t.ID), text(t.Name), text(t.Tactic))
+		}
+		b.WriteString("\n")
+	}
+	if r.Description != "" {
+		w("Falco's description of the rule: %s\n\n", prose(r.Description))
+	}
+
+	steps(&b, "Investigation", r.Investigation, true)
+	steps(&b, "False positives", r.FalsePositives, false)
+	steps(&b, "Response and remediation", r.Remediation, true)
+
+	if len(r.Samples) > 0 {
+		w("## Values seen across occurrences\n\n")
+		keys := make([]string, 0, len(r.Samples))
+		for k := range r.Samples {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			w("- %s:", code(k, false))
+			for _, v := range r.Samples[k] {
+				w(" %s", code(v, false))
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+
+	w("## Raw alert\n\n%s", fenced("json", rawAlert(r), ""))
+	return []byte(b.String())
+}
+
+func steps(b *strings.Builder, title string, list []report.Step, numbered bool) {
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## %s\n\n", title)
+	for i, s := range list {
+		marker := "-"
+		if numbered {
+			marker = fmt.Sprintf("%d.", i+1)
+		}
+		indent := strings.Repeat(" ", len(marker)+1)
+		fmt.Fprintf(b, "%s %s\n", marker, spans(s.Text))
+		if s.Changes != "" {
+			fmt.Fprintf(b, "\n%s*Changes:* %s\n", indent, prose(s.Changes))
+		}
+		if s.Command != "" {
+			b.WriteString("\n" + fenced("sh", s.Command, indent))
+		}
+		if s.Config != "" {
+			b.WriteString("\n" + fenced("yaml", s.Config, indent))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// spans renders report text: prose escaped, alert values as code spans.
+func spans(t report.Text) string {
+	var b strings.Builder
+	for _, s := range t {
+		if s.Value {
+			b.WriteString(code(s.S, false))
+		} else {
+			b.WriteString(prose(s.S))
+		}
+	}
+	return b.String()
+}
+
+// rawAlert re-creates the alert as Falco's JSON, every string capped.
+func rawAlert(r *report.Report) string {
+	fields := make(map[string]*string, len(r.Fields))
+	for k, v := range r.Fields {
+		if v != nil {
+			s := safe.Cap(*v, MaxRawValue)
+			v = &s
+		}
+		fields[safe.Cap(k, MaxRawValue)] = v
+	}
+	raw := struct {
+		Hostname     string             `json:"hostname"`
+		Output       string             `json:"output"`
+		OutputFields map[string]*string `json:"output_fields"`
+		Priority     string             `json:"priority"`
+		Rule         string             `json:"rule"`
+		Source       string             `json:"source"`
+		Tags         []string           `json:"tags"`
+		Time         string             `json:"time"`
+	}{r.Hostname, safe.Cap(r.Output, MaxRawValue), fields, r.Priority, safe.Cap(r.Rule, MaxRawValue), r.Source, r.Tags, r.FirstSeen.String()}
+	out, err := json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return "(alert could not be encoded: " + safe.Line(err.Error()) + ")"
+	}
+	return string(jsonInvisible(out))
+}

@@ -1,0 +1,147 @@
+// Package safe makes attacker-controlled strings harmless wherever they are
+// shown: in reports, file names, terminals and the journal.
+//
+// Every string from an alert (command lines, file names, container names,
+// even rule names) can carry control characters, terminal escapes, bidi
+// overrides, Markdown or HTML, or megabytes of text.
+package safe
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxValue is the default cap, in bytes, for a value shown in a report.
+const MaxValue = 2048
+
+// Display returns s with every control or invisible formatting character
+// escaped (\n, \t, \x1b, \u202e, ...) and, if it is longer than max bytes,
+// cut with a visible marker. Invalid UTF-8 becomes U+FFFD. The result
+// contains no byte below 0x20, no DEL and no C1 control.
+func Display(s string, max int) string {
+	var b strings.Builder
+	b.Grow(min(len(s), max) + 16)
+	for i, r := range s {
+		if max > 0 && b.Len() >= max {
+			fmt.Fprintf(&b, "…[truncated: %d of %d bytes shown]", i, len(s))
+			break
+		}
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				b.WriteRune(utf8.RuneError)
+				continue
+			}
+		}
+		writeEscaped(&b, r)
+	}
+	return b.String()
+}
+
+// Line is Display with the default cap, for one-line contexts.
+func Line(s string) string { return Display(s, MaxValue) }
+
+// NeedsEscape reports whether r would be escaped by Display.
+func NeedsEscape(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) ||
+		unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+}
+
+func writeEscaped(b *strings.Builder, r rune) {
+	if !NeedsEscape(r) {
+		b.WriteRune(r)
+		return
+	}
+	switch r {
+	case '\n':
+		b.WriteString(`\n`)
+	case '\r':
+		b.WriteString(`\r`)
+	case '\t':
+		b.WriteString(`\t`)
+	default:
+		if r < 0x100 {
+			fmt.Fprintf(b, `\x%02x`, r)
+		} else {
+			fmt.Fprintf(b, `\u%04x`, r)
+		}
+	}
+}
+
+// ShellQuote returns s as one shell word that bash and POSIX sh read back
+// as s. Words made only of safe characters are left bare; anything else is
+// single-quoted; a value with control or invisible characters uses bash's
+// $'...' form so that no raw control byte reaches a terminal.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	plain, printable := true, true
+	for _, r := range s {
+		if NeedsEscape(r) || r == utf8.RuneError {
+			printable = false
+		}
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./:,@%+=", r)) {
+			plain = false
+		}
+	}
+	switch {
+	case plain && s[0] != '-':
+		return s
+	case printable:
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for _, r := range s {
+		switch {
+		case r == '\'' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case NeedsEscape(r):
+			writeEscaped(&b, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// Slug returns a file-name-safe form of s: lower-case ASCII letters, digits
+// and single dashes, at most max bytes, never empty.
+func Slug(s string, max int) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if b.Len() >= max {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "alert"
+	}
+	return out
+}
+
+// Cap returns s cut to at most max bytes on a rune boundary, with a
+// visible marker when it was cut. Nothing is escaped.
+func Cap(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("…[truncated: %d of %d bytes shown]", cut, len(s))
+}
