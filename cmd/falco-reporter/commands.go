@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/falco-reporter/falco-reporter/internal/app"
+	"github.com/falco-reporter/falco-reporter/internal/config"
+	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/journal"
+	"github.com/falco-reporter/falco-reporter/internal/render"
+	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/rules"
+	"github.com/falco-reporter/falco-reporter/internal/sdnotify"
+	"github.com/falco-reporter/falco-reporter/internal/stream"
+)
+
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// logger builds the daemon's logger from the configuration.
+func logger(cfg *config.Config, stderr io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(cfg.Log.Level)
+	if err != nil {
+		return zerolog.Nop(), err
+	}
+	zerolog.SetGlobalLevel(lvl)
+	return journal.NewLogger(cfg.Log.Output, lvl, stderr)
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flags("run", stderr)
+	path := fs.String("config", "/etc/falco-reporter/falco-reporter.yaml", "configuration file")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	log, err := logger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	notifier, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn().Err(err).Msg("systemd notification disabled")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	err = app.Run(ctx, cfg, app.Options{ConfigPath: *path, Reload: reload, Logger: log, Notifier: notifier})
+	if err != nil {
+		log.Error().Err(err).Msg("falco-reporter stopped")
+		return 1
+	}
+	log.Info().Msg("falco-reporter stopped")
+	return 0
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flags("check-config", stderr)
+	path := fs.String("config", "/etc/falco-reporter/falco-reporter.yaml", "configuration file")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err == nil {
+		_, err = rules.WithPlaybooksDir(rules.Default(), cfg.Reports.PlaybooksDir)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", *path)
+	return 0
+}
+
+// openInput opens FILE, or stdin for "-" or no argument.
+func openInput(args []string, stdin io.Reader) (io.ReadCloser, string, error) {
+	if len(args) == 0 || args[0] == "-" {
+		return io.NopCloser(stdin), "stdin", nil
+	}
+	if len(args) > 1 {
+		return nil, "", errors.New("expected one FILE or -")
+	}
+	f, err := os.Open(args[0])
+	return f, args[0], err
+}
+
+func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("render", stderr)
+	format := fs.String("format", "markdown", "markdown or json")
+	playbooks := fs.String("playbooks-dir", "", "a directory of extra playbooks")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	if *format != "markdown" && *format != "json" {
+		fmt.Fprintf(stderr, "falco-reporter: unknown format %q (markdown or json)\n", *format)
+		return 2
+	}
+	in, name, err := openInput(fs.Args(), stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	defer in.Close()
+	data, err := io.ReadAll(io.LimitReader(in, 64<<20))
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	a, err := event.ParseJSON(data)
+	if err != nil {
+		fmt.Fprintf(stderr, "falco-reporter: %s: %v\n", name, err)
+		return 1
+	}
+	table, err := rules.WithPlaybooksDir(rules.Default(), *playbooks)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	r, err := table.Build(&a)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter: warning:", err)
+	}
+	r.ID = "rendered"
+	out := render.Markdown(&r)
+	if *format == "json" {
+		if out, err = render.JSON(&r); err != nil {
+			fmt.Fprintln(stderr, "falco-reporter:", err)
+			return 1
+		}
+	}
+	_, _ = stdout.Write(out)
+	return 0
+}
+
+func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flags("ingest", stderr)
+	path := fs.String("config", "/etc/falco-reporter/falco-reporter.yaml", "configuration file")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	log, err := logger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	in, name, err := openInput(fs.Args(), stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	defer in.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	src := &ingestSource{r: in, log: log}
+	written := 0
+	err = app.Run(ctx, cfg, app.Options{Logger: log, Sources: []stream.Source{src}, Written: func(_ *report.Report, _ string) { written++ }})
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: %d lines, %d alerts, %d skipped; %d report writes\n", name, src.stats.Lines, src.stats.Alerts, src.stats.Skipped, written)
+	if src.err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", src.err)
+		return 1
+	}
+	return 0
+}
+
+// ingestSource is a one-shot input over a reader.
+type ingestSource struct {
+	r     io.Reader
+	log   zerolog.Logger
+	stats stream.IngestStats
+	err   error
+}
+
+func (s *ingestSource) Name() string { return "ingest" }
+
+func (s *ingestSource) Run(ctx context.Context, sink stream.Sink) error {
+	s.stats, s.err = stream.Ingest(ctx, s.r, sink, stream.IngestOptions{Logger: s.log})
+	if errors.Is(s.err, context.Canceled) {
+		s.err = nil
+	}
+	return nil
+}
+
+func cmdRules(args []string, stdout, stderr io.Writer) int {
+	fs := flags("rules", stderr)
+	var files multi
+	fs.Var(&files, "falco-rules", "a Falco rules file to check for coverage (repeatable)")
+	playbooks := fs.String("playbooks-dir", "", "a directory of extra playbooks")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	files = append(files, fs.Args()...)
+	table, err := rules.WithPlaybooksDir(rules.Default(), *playbooks)
+	if err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	if len(files) == 0 {
+		fmt.Fprintf(stdout, "%-10s  %-9s  %s\n", "SOURCE", "HANDLER", "RULE")
+		for _, e := range table.Entries() {
+			fmt.Fprintf(stdout, "%-10s  %-9s  %s\n", e.Source, "dedicated", e.Rule)
+		}
+		fmt.Fprintf(stdout, "%-10s  %-9s  %s\n", "*", "generic", "(every other rule)")
+		return 0
+	}
+	missing, total := 0, 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintln(stderr, "falco-reporter:", err)
+			return 1
+		}
+		frs, err := rules.ParseFalcoRules(data)
+		if err != nil {
+			fmt.Fprintf(stderr, "falco-reporter: %s: %v\n", f, err)
+			return 1
+		}
+		for _, fr := range frs {
+			total++
+			if _, ok := table.Lookup(fr.Source, fr.Rule); !ok {
+				missing++
+				fmt.Fprintf(stdout, "no playbook: %s (source %s, %s)\n", fr.Rule, fr.Source, f)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "%d rules, %d with a dedicated playbook, %d without\n", total, total-missing, missing)
+	if missing > 0 {
+		return 1
+	}
+	return 0
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }

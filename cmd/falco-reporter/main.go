@@ -1,0 +1,64 @@
+// Command falco-reporter turns Falco alerts into incident reports.
+//
+//	falco-reporter run --config FILE         the daemon
+//	falco-reporter demo [--dir DIR]          a self-contained demo, no Falco needed
+//	falco-reporter render [--format F] [FILE|-]
+//	falco-reporter ingest --config FILE [FILE|-]
+//	falco-reporter check-config --config FILE
+//	falco-reporter rules [--falco-rules FILE...]
+//	falco-reporter version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+const usage = `usage: falco-reporter COMMAND [FLAGS]
+
+commands:
+  run           run the daemon (--config FILE)
+  demo          replay built-in alerts through a fake Falco and write reports (--dir DIR)
+  render        print the report for one Falco JSON alert ([--format markdown|json] [FILE|-])
+  ingest        report every JSON alert of a file or stdin, then exit (--config FILE [FILE|-])
+  check-config  validate a configuration file (--config FILE)
+  rules         print the handler table; with --falco-rules FILE..., list rules without a playbook
+  version       print the version
+`
+
+// run dispatches a sub-command and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stderr)
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "render":
+		return cmdRender(rest, stdin, stdout, stderr)
+	case "ingest":
+		return cmdIngest(rest, stdin, stdout, stderr)
+	case "check-config":
+		return cmdCheckConfig(rest, stdout, stderr)
+	case "rules":
+		return cmdRules(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "falco-reporter", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "falco-reporter: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

@@ -1,0 +1,276 @@
+package app
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/journal"
+	"github.com/falco-reporter/falco-reporter/internal/render"
+	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/rules"
+	"github.com/falco-reporter/falco-reporter/internal/safe"
+	"github.com/falco-reporter/falco-reporter/internal/store"
+)
+
+// Limits of the writer's memory.
+const (
+	maxBatch       = 256  // alerts taken from the queue in one go
+	maxOpen        = 4096 // incidents folding at once; the oldest is closed first
+	maxSamples     = 10   // distinct values kept per differing field
+	maxSampleBytes = 256  // each kept value is cut to this
+)
+
+// incident is one report that may still fold repeated alerts.
+type incident struct {
+	r         report.Report
+	entry     store.Entry
+	lastAlert time.Time // wall clock of the last alert folded in
+	lastWrite time.Time
+	dirty     bool // folded alerts not yet written
+}
+
+// writer turns alerts into reports and writes them. It runs in one
+// goroutine; nothing in it is shared.
+type writer struct {
+	store   *store.Store
+	table   *atomic.Pointer[rules.Table]
+	formats []string
+	journal *journal.Reporter // nil: no journal entries
+	log     zerolog.Logger
+	metrics *Metrics
+	window  time.Duration
+	update  time.Duration
+	now     func() time.Time
+	onLoop  func() // called on every turn of the loop: the watchdog ping
+	healthy *atomic.Bool
+	written func(r *report.Report, path string) // may be nil
+
+	open    map[string]*incident
+	pending []*incident // waiting to be written (after a failed write too)
+	lastErr time.Time
+}
+
+// add builds or folds one alert.
+func (w *writer) add(a *event.Alert) {
+	t := w.table.Load()
+	key := t.IncidentKey(a)
+	now := w.now()
+	if inc, ok := w.open[key]; ok && now.Sub(inc.lastAlert) < w.window {
+		fold(&inc.r, a)
+		inc.lastAlert, inc.dirty = now, true
+		w.metrics.Folded.Inc()
+		return
+	} else if ok {
+		w.close(key, inc)
+	}
+	r, err := t.Build(a)
+	if err != nil {
+		w.log.Error().Err(err).Str("falco_rule", safe.Line(a.Rule)).Msg("handler failed; generic report written instead")
+	}
+	r.ID = newID()
+	inc := &incident{r: r, lastAlert: now}
+	inc.entry = store.Entry{Day: a.Time.UTC(), Name: reportName(a, r.ID)}
+	if len(w.open) >= maxOpen {
+		w.closeOldest()
+	}
+	w.open[key] = inc
+	w.metrics.IncidentsOpen.Set(float64(len(w.open)))
+	w.pending = append(w.pending, inc)
+	inc.dirty = false
+}
+
+// tick queues the updates that are due and closes incidents whose window
+// has passed.
+func (w *writer) tick() {
+	now := w.now()
+	for key, inc := range w.open {
+		switch {
+		case now.Sub(inc.lastAlert) >= w.window:
+			w.close(key, inc)
+		case inc.dirty && now.Sub(inc.lastWrite) >= w.update:
+			inc.dirty = false
+			w.queueWrite(inc)
+		}
+	}
+}
+
+// closeAll ends every incident, for shutdown.
+func (w *writer) closeAll() {
+	for key, inc := range w.open {
+		w.close(key, inc)
+	}
+}
+
+func (w *writer) close(key string, inc *incident) {
+	delete(w.open, key)
+	w.metrics.IncidentsOpen.Set(float64(len(w.open)))
+	if inc.dirty {
+		inc.dirty = false
+		w.queueWrite(inc)
+	}
+}
+
+func (w *writer) closeOldest() {
+	var oldKey string
+	var old *incident
+	for k, inc := range w.open {
+		if old == nil || inc.lastAlert.Before(old.lastAlert) {
+			oldKey, old = k, inc
+		}
+	}
+	if old != nil {
+		w.close(oldKey, old)
+	}
+}
+
+func (w *writer) queueWrite(inc *incident) {
+	for _, p := range w.pending {
+		if p == inc {
+			return
+		}
+	}
+	w.pending = append(w.pending, inc)
+}
+
+// flush writes every pending report in one batch, with one group of
+// fsyncs. On failure the batch stays pending and the error is returned.
+func (w *writer) flush() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	entries := make([]store.Entry, len(w.pending))
+	for i, inc := range w.pending {
+		files, err := w.render(&inc.r)
+		if err != nil {
+			return err
+		}
+		inc.entry.Files = files
+		entries[i] = inc.entry
+	}
+	written, err := w.store.WriteBatch(entries)
+	if err != nil {
+		w.metrics.WriteErrors.Inc()
+		w.healthy.Store(false)
+		return fmt.Errorf("write %d reports: %w", len(entries), err)
+	}
+	w.healthy.Store(true)
+	now := w.now()
+	for i, inc := range w.pending {
+		inc.lastWrite = now
+		w.metrics.Written.Inc()
+		path := ""
+		if i < len(written) && len(written[i].Paths) > 0 {
+			path = written[i].Paths[0]
+		}
+		w.journalEntry(&inc.r, path)
+		if w.written != nil {
+			w.written(&inc.r, path)
+		}
+	}
+	w.pending = w.pending[:0]
+	return nil
+}
+
+func (w *writer) render(r *report.Report) ([]store.File, error) {
+	var files []store.File
+	for _, f := range w.formats {
+		switch f {
+		case "markdown":
+			files = append(files, store.File{Ext: "md", Data: render.Markdown(r)})
+		case "json":
+			b, err := render.JSON(r)
+			if err != nil {
+				return nil, fmt.Errorf("render report %s: %w", r.ID, err)
+			}
+			files = append(files, store.File{Ext: "json", Data: b})
+		}
+	}
+	return files, nil
+}
+
+// journalEntry sends the one-line journal entry of a written report.
+func (w *writer) journalEntry(r *report.Report, path string) {
+	if w.journal == nil {
+		return
+	}
+	prio, err := event.ParsePriority(r.Priority)
+	if err != nil {
+		prio = event.PriorityNotice
+	}
+	msg := fmt.Sprintf("%s: %s on %s: %s", r.Priority, r.Rule, r.Hostname, r.Title)
+	if r.Occurrences > 1 {
+		msg += fmt.Sprintf(" (%d occurrences)", r.Occurrences)
+	}
+	err = w.journal.Send(journal.Entry{
+		Message:  msg,
+		Priority: int(prio),
+		Fields: map[string]string{
+			journal.FieldRule:        r.Rule,
+			journal.FieldPriority:    r.Priority,
+			journal.FieldSource:      r.Source,
+			journal.FieldHostname:    r.Hostname,
+			journal.FieldReportID:    r.ID,
+			journal.FieldReportPath:  path,
+			journal.FieldOccurrences: strconv.Itoa(r.Occurrences),
+		},
+	})
+	if err != nil {
+		w.metrics.Drop("journal_entry")
+		w.log.Warn().Err(err).Msg("journal entry for a report could not be sent")
+	}
+}
+
+// fold adds one more occurrence to r.
+func fold(r *report.Report, a *event.Alert) {
+	r.Occurrences++
+	if a.Time.Before(r.FirstSeen.Time) {
+		r.FirstSeen.Time = a.Time
+	}
+	if a.Time.After(r.LastSeen.Time) {
+		r.LastSeen.Time = a.Time
+	}
+	for k, v := range a.Fields {
+		if k == "evt.time" || k == "evt.time.iso8601" || k == "evt.rawtime" {
+			continue
+		}
+		first := r.Fields[k]
+		if (first == nil) == (v.Kind == event.Null) && (first == nil || *first == v.Text) {
+			continue
+		}
+		if r.Samples == nil {
+			r.Samples = map[string][]string{}
+		}
+		s := r.Samples[k]
+		if len(s) >= maxSamples {
+			continue
+		}
+		val := safe.Cap(v.Text, maxSampleBytes)
+		dup := false
+		for _, x := range s {
+			dup = dup || x == val
+		}
+		if !dup {
+			r.Samples[k] = append(s, val)
+		}
+	}
+}
+
+// reportName is the file name of a report: its time, a slug of the rule
+// and its id; never raw alert text.
+func reportName(a *event.Alert, id string) string {
+	return a.Time.UTC().Format("20060102T150405Z") + "-" + safe.Slug(a.Rule, 48) + "-" + id[:8]
+}
+
+// newID returns a random 16-hex-digit report id.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

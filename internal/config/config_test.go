@@ -1,0 +1,95 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedConfigLoads(t *testing.T) {
+	c, err := Load("../../configs/falco-reporter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults()
+	if c.Reports.Dir != want.Reports.Dir || c.Reports.Retention != want.Reports.Retention {
+		t.Errorf("shipped config differs from defaults: %+v", c.Reports)
+	}
+	if c.Falco.GRPC == nil || c.Falco.GRPC.PollInterval != 100*time.Millisecond {
+		t.Errorf("grpc block = %+v", c.Falco.GRPC)
+	}
+	if c.Falco.HTTP != nil || c.Falco.File != nil {
+		t.Error("commented-out inputs are on")
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr string
+		check   func(t *testing.T, c *Config)
+	}{
+		{name: "empty file is the defaults", yaml: "", check: func(t *testing.T, c *Config) {
+			if c.Falco.GRPC == nil || c.Falco.GRPC.Address != "unix:///run/falco/falco.sock" {
+				t.Errorf("grpc = %+v", c.Falco.GRPC)
+			}
+		}},
+		{name: "a present block keeps defaults for omitted keys", yaml: "falco:\n  http:\n    listen: 127.0.0.1:9999\n", check: func(t *testing.T, c *Config) {
+			if c.Falco.HTTP.Path != "/" || c.Falco.HTTP.MaxBody != 1<<20 || c.Falco.HTTP.Listen != "127.0.0.1:9999" {
+				t.Errorf("http = %+v", c.Falco.HTTP)
+			}
+			if c.Falco.GRPC != nil {
+				t.Error("grpc on although only http was configured")
+			}
+		}},
+		{name: "sizes and durations", yaml: "reports:\n  retention:\n    max_bytes: 512MiB\n    max_age: 24h\n", check: func(t *testing.T, c *Config) {
+			if c.Reports.Retention.MaxBytes != 512<<20 || c.Reports.Retention.MaxAge != 24*time.Hour {
+				t.Errorf("retention = %+v", c.Reports.Retention)
+			}
+		}},
+		{name: "unknown key names key and line", yaml: "reports:\n  dir: /x\n  formtas: [json]\n", wantErr: `line 3: unknown key "formtas"`},
+		{name: "unknown top-level key", yaml: "falco:\n  grpc: {}\nlogging: {}\n", wantErr: `line 3: unknown key "logging"`},
+		{name: "tcp without tls files", yaml: "falco:\n  grpc:\n    address: 10.0.0.1:5060\n", wantErr: "mutual TLS"},
+		{name: "relative unix path", yaml: "falco:\n  grpc:\n    address: unix://falco.sock\n", wantErr: "absolute path"},
+		{name: "bad format", yaml: "reports:\n  formats: [html]\n", wantErr: `unknown format "html"`},
+		{name: "bad size", yaml: "reports:\n  retention:\n    max_bytes: lots\n", wantErr: "invalid size"},
+		{name: "bad duration", yaml: "falco:\n  grpc:\n    poll_interval: soon\n", wantErr: "line 3"},
+		{name: "file block needs a path", yaml: "falco:\n  file: {}\n", wantErr: "falco.file.path is required"},
+		{name: "bad log output", yaml: "log:\n  output: syslog\n", wantErr: "log.output"},
+		{name: "not yaml", yaml: "falco: [\n", wantErr: "line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(t.TempDir() + "/nope.yaml")
+	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
