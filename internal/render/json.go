@@ -17,6 +17,12 @@ const MaxJSONValue = 64 << 10
 func JSON(r *report.Report) ([]byte, error) {
 	c := *r
 	c.Output = safe.Cap(c.Output, MaxJSONValue)
+	c.Rule, c.Hostname, c.Title = safe.Cap(c.Rule, MaxJSONValue), safe.Cap(c.Hostname, MaxJSONValue), safe.Cap(c.Title, MaxJSONValue)
+	c.Tags = capAll(c.Tags, MaxJSONValue)
+	c.Facts = make([]report.Fact, len(r.Facts))
+	for i, f := range r.Facts {
+		c.Facts[i] = report.Fact{Label: safe.Cap(f.Label, MaxJSONValue), Value: safe.Cap(f.Value, MaxJSONValue)}
+	}
 	if r.Fields != nil {
 		c.Fields = make(map[string]*string, len(r.Fields))
 		for k, v := range r.Fields {
@@ -34,4 +40,12 @@ func JSON(r *report.Report) ([]byte, error) {
 		return nil, err
 	}
 	return jsonInvisible(buf.Bytes()), nil
+}
+
+func capAll(list []string, max int) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = safe.Cap(s, max)
+	}
+	return out
 }

@@ -22,7 +22,7 @@ func Markdown(r *report.Report) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
-	w("# %s: %s\n\n", text(r.Priority), text(r.Title))
+	w("# %s: %s\n\n", text(r.Priority), text(safe.Line(r.Title)))
 	w("**%s** · rule %s · host %s · source %s\n\n", text(r.Priority), code(r.Rule, false), code(r.Hostname, false), code(r.Source, false))
 	seen := r.FirstSeen.String()
 	if r.Occurrences > 1 {
@@ -35,7 +35,7 @@ func Markdown(r *report.Report) []byte {
 	if len(r.Facts) > 0 {
 		w("## Facts\n\n| | |\n|---|---|\n")
 		for _, f := range r.Facts {
-			w("| %s | %s |\n", prose(f.Label), code(f.Value, true))
+			w("| %s | %s |\n", prose(safe.Line(f.Label)), code(f.Value, true))
 		}
 		b.WriteString("\n")
 	}
@@ -134,7 +134,7 @@ func rawAlert(r *report.Report) string {
 		Source       string             `json:"source"`
 		Tags         []string           `json:"tags"`
 		Time         string             `json:"time"`
-	}{r.Hostname, safe.Cap(r.Output, MaxRawValue), fields, r.Priority, safe.Cap(r.Rule, MaxRawValue), r.Source, r.Tags, r.FirstSeen.String()}
+	}{safe.Cap(r.Hostname, MaxRawValue), safe.Cap(r.Output, MaxRawValue), fields, r.Priority, safe.Cap(r.Rule, MaxRawValue), r.Source, capAll(r.Tags, MaxRawValue), r.FirstSeen.String()}
 	out, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {
 		return "(alert could not be encoded: " + safe.Line(err.Error()) + ")"

@@ -19,17 +19,17 @@ const (
 
 // Report is one incident: one alert, or several folded together.
 type Report struct {
-	ID          string    `json:"id"`
-	Rule        string    `json:"rule"`
-	Source      string    `json:"source"`
-	Priority    string    `json:"priority"`
-	Hostname    string    `json:"hostname"`
-	Tags        []string  `json:"tags"`
-	Output      string    `json:"output"`
-	FirstSeen   Time      `json:"first_seen"`
-	LastSeen    Time      `json:"last_seen"`
-	Occurrences int       `json:"occurrences"`
-	Handler     string    `json:"handler"`
+	ID          string   `json:"id"`
+	Rule        string   `json:"rule"`
+	Source      string   `json:"source"`
+	Priority    string   `json:"priority"`
+	Hostname    string   `json:"hostname"`
+	Tags        []string `json:"tags"`
+	Output      string   `json:"output"`
+	FirstSeen   Time     `json:"first_seen"`
+	LastSeen    Time     `json:"last_seen"`
+	Occurrences int      `json:"occurrences"`
+	Handler     string   `json:"handler"`
 
 	Title       string `json:"title"`
 	Summary     Text   `json:"summary"`

@@ -102,7 +102,7 @@ func commonInvestigation(a *event.Alert) []report.Step {
 	if c.Container() {
 		id := c.Q("container.id")
 		out = append(out, report.Step{
-			Text:    spans("Inspect container " + c.V("container.id") + c.nameSuffix() + ": its image, mounts, privileges and start time (use " + "`docker inspect`" + " on Docker hosts):"),
+			Text:    spans("Inspect container " + c.V("container.id") + c.nameSuffix() + ": its image, mounts, privileges and start time (on Docker hosts, docker inspect shows the same):"),
 			Command: "crictl inspect " + id,
 		})
 	}
@@ -196,7 +196,7 @@ func exceptionStep(a *event.Alert, fields []string) (report.Step, bool) {
 		ex.Comps = append(ex.Comps, "=")
 		values = append(values, v)
 	}
-	if len(ex.Fields) == 0 || strings.IndexFunc(a.Rule, safe.NeedsEscape) >= 0 {
+	if len(ex.Fields) == 0 || strings.IndexFunc(a.Rule, safe.NeedsEscape) >= 0 || len(a.Rule) > 512 {
 		return report.Step{}, false
 	}
 	ex.Values = [][]string{values}

@@ -50,7 +50,7 @@ func Generic(a *event.Alert) report.Report {
 
 	r.Investigation = []report.Step{{
 		Text:    report.Plain("Read the rule's condition and output in Falco's rules files, to know exactly what matched:"),
-		Command: "grep -rn -A 12 -F -- " + safe.ShellQuote("rule: "+a.Rule) + " /etc/falco/",
+		Command: "grep -rn -A 12 -F -- " + c.quote("rule: "+a.Rule) + " /etc/falco/",
 	}}
 	if a.Source == event.SourceSyscall {
 		r.Investigation = append(r.Investigation, commonInvestigation(a)...)

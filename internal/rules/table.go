@@ -29,7 +29,7 @@ func Default() *Table {
 
 	// Dedicated playbooks for every rule of Falco's stable, incubating and
 	// sandbox rule sets: playbooks/<rules file>.yaml.
-	names, _ := fs.Glob(builtin, "playbooks/*.yaml")
+	names, _ := builtinFiles()
 	for _, name := range names {
 		data, err := builtin.ReadFile(name)
 		if err != nil {
@@ -181,3 +181,6 @@ func (t *Table) IncidentKey(a *event.Alert) string {
 	}
 	return strings.Join(parts, "\x00")
 }
+
+// builtinFiles lists the embedded playbook files.
+func builtinFiles() ([]string, error) { return fs.Glob(builtin, "playbooks/*.yaml") }

@@ -1,0 +1,261 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/report"
+)
+
+// falcoRules reads the testdata copies of Falco's rules files.
+func falcoRules(t *testing.T) map[string][]FalcoRule {
+	t.Helper()
+	files, err := filepath.Glob("testdata/falco-rules/*.yaml")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("testdata rules files: %v %v", files, err)
+	}
+	out := map[string][]FalcoRule{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := ParseFalcoRules(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = rs
+	}
+	return out
+}
+
+func TestEveryFalcoRuleHasADedicatedPlaybook(t *testing.T) {
+	table := Default()
+	want := map[string]int{"falco_rules.yaml": 25, "falco-incubating_rules.yaml": 31, "falco-sandbox_rules.yaml": 37}
+	for file, rs := range falcoRules(t) {
+		if len(rs) != want[file] {
+			t.Errorf("%s: %d rules, want %d", file, len(rs), want[file])
+		}
+		for _, r := range rs {
+			if _, ok := table.Lookup(r.Source, r.Rule); !ok {
+				t.Errorf("%s: no playbook for %q", file, r.Rule)
+			}
+		}
+	}
+}
+
+func TestPlaybooksMatchTheirRules(t *testing.T) {
+	byName := map[string]FalcoRule{}
+	for _, rs := range falcoRules(t) {
+		for _, r := range rs {
+			byName[r.Rule] = r
+		}
+	}
+	for _, pb := range builtinPlaybookList(t) {
+		t.Run(pb.Spec.Rule, func(t *testing.T) {
+			r, ok := byName[pb.Spec.Rule]
+			if !ok {
+				t.Fatalf("playbook for a rule that is not in Falco's rules files")
+			}
+			for _, err := range Lint(pb, r) {
+				t.Error(err)
+			}
+			lintSteps(t, pb)
+		})
+	}
+}
+
+// lintSteps checks what the loader does not: that every section has
+// content and that commands quote alert values.
+func lintSteps(t *testing.T, pb *Playbook) {
+	s := pb.Spec
+	for name, steps := range map[string][]StepSpec{"investigation": s.Investigation, "false_positives": s.FalsePositives, "remediation": s.Remediation} {
+		if len(steps) == 0 {
+			t.Errorf("%s is empty", name)
+		}
+		for i, st := range steps {
+			if strings.TrimSpace(st.Text.S) == "" {
+				t.Errorf("%s step %d has no text", name, i+1)
+			}
+			if strings.Contains(st.Cmd.S, `{{.V`) {
+				t.Errorf("%s step %d: a command must quote values with .Q, not show them with .V", name, i+1)
+			}
+		}
+	}
+	for i, st := range s.Investigation {
+		if st.Cmd.S != "" && !ReadOnly(st.Cmd.S) {
+			t.Errorf("investigation step %d is not read-only: %s", i+1, st.Cmd.S)
+		}
+	}
+	if len(s.Investigation) < 2 {
+		t.Errorf("only %d investigation steps", len(s.Investigation))
+	}
+}
+
+func builtinPlaybookList(t *testing.T) []*Playbook {
+	t.Helper()
+	names, err := builtinFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*Playbook
+	for _, name := range names {
+		data, err := builtin.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pbs, err := LoadPlaybooks(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pbs...)
+	}
+	return out
+}
+
+func TestReadOnly(t *testing.T) {
+	tests := []struct {
+		cmd  string
+		want bool
+	}{
+		{"ls -li -- /etc/shadow", true},
+		{"find / -xdev -samefile /etc/shadow 2>/dev/null", true},
+		{"journalctl -u falco | grep -F -- x", true},
+		{"sysctl fs.protected_hardlinks", true},
+		{"kubectl -n ns describe pod p", true},
+		{"rm -- /tmp/x", false},
+		{"chmod 600 /etc/shadow", false},
+		{"chown nobody /etc/shadow", false},
+		{"kill -9 123", false},
+		{"mv a b", false},
+		{"cat x > y", false},
+		{"echo 1 | tee /proc/sys/x", false},
+		{"sed -i s/a/b/ f", false},
+		{"sysctl -w fs.protected_hardlinks=1", false},
+		{"kubectl -n ns delete pod p", false},
+		{"crictl exec abc ls", false},
+		{"ls; rm -rf /", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			if got := ReadOnly(tt.cmd); got != tt.want {
+				t.Errorf("ReadOnly(%q) = %v, want %v", tt.cmd, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadPlaybooksErrors(t *testing.T) {
+	base := `playbooks:
+  - rule: My rule
+    fields: [proc.name, fd.name]
+    title: 'x {{.V "proc.name"}}'
+    summary: s
+    why: w
+    facts: [{label: File, field: fd.name}]
+    investigation: [{text: look, cmd: 'ls -l -- {{.Q "fd.name"}}'}]
+    false_positives: [{text: none}]
+    remediation: [{text: fix}]
+`
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"valid", base, ""},
+		{"unknown key names line", strings.Replace(base, "    why: w\n", "    why: w\n    whyy: w\n", 1), `line 7: field whyy not found`},
+		{"unknown field reference names line", strings.Replace(base, `ls -l -- {{.Q "fd.name"}}`, `ls -l -- {{.Q "fd.nmae"}}`, 1), `custom.yaml:8: playbook "My rule": investigation step 1 cmd refers to field "fd.nmae"`},
+		{"fact with unknown field", strings.Replace(base, "field: fd.name}", "field: fd.path}", 1), `fact File refers to field "fd.path"`},
+		{"template syntax error", strings.Replace(base, `'x {{.V "proc.name"}}'`, `'x {{.V "proc.name"'`, 1), `custom.yaml:4:`},
+		{"unknown method", strings.Replace(base, "summary: s", "summary: '{{.Nope}}'", 1), `can't evaluate field Nope`},
+		{"writing investigation", strings.Replace(base, `ls -l -- {{.Q "fd.name"}}`, `rm -- {{.Q "fd.name"}}`, 1), "not read-only"},
+		{"change without changes", strings.Replace(base, "remediation: [{text: fix}]", `remediation: [{text: fix, cmd: 'rm -- {{.Q "fd.name"}}'}]`, 1), "does not say what"},
+		{"empty section", strings.Replace(base, "false_positives: [{text: none}]", "false_positives: []", 1), "false_positives has no steps"},
+		{"bad field name", strings.Replace(base, "fields: [proc.name, fd.name]", "fields: [proc.name, 'fd name']", 1), "not a Falco field name"},
+		{"empty file", "", "empty playbook file"},
+		{"bad when", strings.Replace(base, "{text: none}", "{text: none, when: pod}", 1), "when must be"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadPlaybooks("custom.yaml", []byte(tt.yaml))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestUserPlaybookOverridesBuiltin(t *testing.T) {
+	dir := t.TempDir()
+	pb := `playbooks:
+  - rule: Terminal shell in container
+    fields: [proc.name]
+    title: 'Our own title {{.V "proc.name"}}'
+    summary: s
+    why: w
+    facts: [{label: Shell, field: proc.name}]
+    investigation: [{text: look}]
+    false_positives: [{text: none}]
+    remediation: [{text: fix}]
+`
+	if err := os.WriteFile(filepath.Join(dir, "ours.yaml"), []byte(pb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := Default()
+	table, err := WithPlaybooksDir(base, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &event.Alert{Rule: "Terminal shell in container", Source: "syscall", Fields: event.Fields{"proc.name": event.Str("bash")}}
+	r, _ := table.Build(a)
+	if r.Title != "Our own title bash" {
+		t.Errorf("title = %q", r.Title)
+	}
+	if r2, _ := base.Build(a); r2.Title == r.Title {
+		t.Error("the base table was changed")
+	}
+	if e, _ := table.Lookup("syscall", "Terminal shell in container"); e.Origin != filepath.Join(dir, "ours.yaml") {
+		t.Errorf("origin = %q", e.Origin)
+	}
+}
+
+func TestBuildRecoversFromPanickingHandler(t *testing.T) {
+	table := NewTable(Generic)
+	table.Add("syscall", "boom", func(*event.Alert) report.Report { panic("bad value") })
+	r, err := table.Build(&event.Alert{Rule: "boom", Source: "syscall"})
+	if err == nil || !strings.Contains(err.Error(), `"boom" panicked`) {
+		t.Fatalf("err = %v", err)
+	}
+	if r.Handler != "generic" || r.Rule != "boom" {
+		t.Errorf("fallback report = %+v", r)
+	}
+}
+
+var techniqueID = regexp.MustCompile(`^T\d{4}`)
+
+func TestMITRE(t *testing.T) {
+	got := MITRE([]string{"maturity_stable", "host", "mitre_credential_access", "T1555", "mitre_persistence"})
+	if len(got) != 2 || got[0].ID != "T1555" || got[0].Name != "Credentials from Password Stores" || got[0].Tactic != "Credential Access" {
+		t.Fatalf("got %+v", got)
+	}
+	if got[1].ID != "TA0003" || got[1].Name != "Persistence" {
+		t.Errorf("uncovered tactic: %+v", got[1])
+	}
+	for _, rs := range falcoRules(t) {
+		for _, r := range rs {
+			for _, m := range MITRE(r.Tags) {
+				if techniqueID.MatchString(m.ID) && strings.Contains(m.Name, "not in") {
+					t.Errorf("rule %q: technique %s has no name", r.Rule, m.ID)
+				}
+			}
+		}
+	}
+}
