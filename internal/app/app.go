@@ -41,6 +41,8 @@ type Options struct {
 	Sources []stream.Source
 	// Ready, if set, is closed once the reports directory is open.
 	Ready chan<- struct{}
+	// MetricsAddr, if set, receives the metrics listener's address.
+	MetricsAddr *string
 	// Written, if set, is told of every report written (the demo uses it).
 	Written func(r *report.Report, path string)
 }
@@ -101,12 +103,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	pinger := watchdog(opts.Notifier, log)
 	w.onLoop = pinger
 
-	log.Info().Str("reports_dir", st.Dir()).Int("handlers", len(table.Entries())).Msg("falco-reporter started")
-	_ = opts.Notifier.Ready()
-	if opts.Ready != nil {
-		close(opts.Ready)
-	}
-
 	inputs, stopInputs := context.WithCancel(context.Background())
 	defer stopInputs()
 	g, gctx := errgroup.WithContext(inputs)
@@ -124,6 +120,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			return err
 		}
 		defer srv.Close()
+		if opts.MetricsAddr != nil {
+			*opts.MetricsAddr = srv.Addr
+		}
+	}
+	log.Info().Str("reports_dir", st.Dir()).Int("handlers", len(table.Entries())).Msg("falco-reporter started")
+	_ = opts.Notifier.Ready()
+	if opts.Ready != nil {
+		close(opts.Ready)
 	}
 	writerDone := make(chan struct{})
 	go func() {
@@ -345,7 +349,7 @@ func serveMetrics(addr string, m *Metrics, healthy *atomic.Bool, sources []strea
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = err // the listener closed under us; nothing else to do

@@ -327,5 +327,5 @@ func ReadOnly(cmd string) bool {
 // command may use.
 var devNull = regexp.MustCompile(`[0-9]?>\s*/dev/null`)
 
-var writeCmd = regexp.MustCompile(`(^|[\s;|&(` + "`" + `])(rm|rmdir|chmod|chown|chgrp|chattr|kill|pkill|killall|mv|cp|dd|tee|truncate|shred|ln|mkdir|touch|install|useradd|userdel|usermod|passwd|setfacl|mount|umount|iptables|nft|ip6tables|reboot|shutdown|sysctl\s+-w|crontab\s+-r|sed\s+-i)(\s|$)` +
+var writeCmd = regexp.MustCompile(`(^|[;|&(` + "`" + `]|\bsudo|\bxargs|\bnohup|\bexec|\btimeout\s+\S+)\s*(rm|rmdir|chmod|chown|chgrp|chattr|kill|pkill|killall|mv|cp|dd|tee|truncate|shred|ln|mkdir|touch|install|useradd|userdel|usermod|passwd|setfacl|mount|umount|iptables|nft|ip6tables|reboot|shutdown|sysctl\s+-w|crontab\s+-r|sed\s+-i)(\s|$)` +
 	`|\b(systemctl|kubectl|crictl|docker|ctr|podman)\b[^|;&]*\s(stop|start|restart|disable|enable|mask|kill|delete|apply|patch|edit|scale|cordon|drain|label|annotate|exec|cp|create|replace|set|rm|rmp|stopp|pause|run)(\s|$)|>`)

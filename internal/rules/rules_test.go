@@ -139,6 +139,10 @@ func TestReadOnly(t *testing.T) {
 		{"kubectl -n ns delete pod p", false},
 		{"crictl exec abc ls", false},
 		{"ls; rm -rf /", false},
+		{"find / -name x | xargs rm", false},
+		{"sudo chmod 777 /", false},
+		{"journalctl -t useradd -t passwd", true},
+		{"grep -F -- kill /var/log/x", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {

@@ -1,0 +1,34 @@
+package journal
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// isJournalStream reports whether w is the journal stream named by env, a
+// JOURNAL_STREAM value "DEV:INODE": systemd sets it for a service whose
+// stdout or stderr it connects to journald.
+func isJournalStream(w io.Writer, env string) bool {
+	if env == "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	var dev, ino uint64
+	if n, err := fmt.Sscanf(env, "%d:%d", &dev, &ino); err != nil || n != 2 {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	return uint64(st.Dev) == dev && uint64(st.Ino) == ino
+}
