@@ -1,0 +1,115 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrInvalid is wrapped by every error about a name, extension or day that
+// the store refuses to turn into a path.
+var ErrInvalid = errors.New("invalid report entry")
+
+const (
+	// maxName bounds a report name so that the name, its extension and the
+	// temporary-file decoration stay well below the 255-byte file name limit.
+	maxName = 200
+	// dayLayout names the day directories.
+	dayLayout = "2006-01-02"
+	// tmpPrefix starts every temporary file; report names never start with a
+	// dot, so a temporary file can never be taken for a report.
+	tmpPrefix = ".tmp-"
+)
+
+// checkName reports why name is not a valid report name. A valid name is
+// 1 to 200 bytes of [A-Za-z0-9._-], does not start with a dot or a dash and
+// does not contain "..".
+func checkName(name string) error {
+	if name == "" || len(name) > maxName {
+		return fmt.Errorf("%w: name must be 1 to %d bytes long", ErrInvalid, maxName)
+	}
+	if name[0] == '.' || name[0] == '-' {
+		return fmt.Errorf("%w: name %q starts with %q", ErrInvalid, name, name[0])
+	}
+	if strings.Contains(name, "..") {
+		return fmt.Errorf("%w: name %q contains \"..\"", ErrInvalid, name)
+	}
+	for i := 0; i < len(name); i++ {
+		if !nameByte(name[i]) {
+			return fmt.Errorf("%w: name %q contains byte %#x", ErrInvalid, name, name[i])
+		}
+	}
+	return nil
+}
+
+func nameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '.' || c == '_' || c == '-'
+}
+
+// checkExt reports whether ext is one of the extensions the store manages.
+// The store stores bytes and knows nothing of formats, but it deletes only
+// files that match its own naming pattern, so the set is closed.
+func checkExt(ext string) error {
+	switch ext {
+	case "md", "json":
+		return nil
+	}
+	return fmt.Errorf("%w: extension %q (want md or json)", ErrInvalid, ext)
+}
+
+// dayName returns the directory name for day, in day's own location.
+func dayName(day time.Time) (string, error) {
+	if day.IsZero() || day.Year() < 1000 || day.Year() > 9999 {
+		return "", fmt.Errorf("%w: day %v out of range", ErrInvalid, day)
+	}
+	return day.Format(dayLayout), nil
+}
+
+// isDayName reports whether s is a directory name the store could have made.
+func isDayName(s string) bool {
+	if len(s) != len(dayLayout) {
+		return false
+	}
+	t, err := time.Parse(dayLayout, s)
+	return err == nil && t.Format(dayLayout) == s
+}
+
+// splitFile splits a file name into report name and extension, and reports
+// whether it matches the store's naming pattern.
+func splitFile(file string) (name, ext string, ok bool) {
+	i := strings.LastIndexByte(file, '.')
+	if i <= 0 {
+		return "", "", false
+	}
+	name, ext = file[:i], file[i+1:]
+	if checkExt(ext) != nil || checkName(name) != nil {
+		return "", "", false
+	}
+	return name, ext, true
+}
+
+// checkEntry validates everything in e that becomes part of a path.
+func checkEntry(e Entry) (day string, err error) {
+	if err := checkName(e.Name); err != nil {
+		return "", err
+	}
+	if day, err = dayName(e.Day); err != nil {
+		return "", err
+	}
+	if len(e.Files) == 0 {
+		return "", fmt.Errorf("%w: report %q has no files", ErrInvalid, e.Name)
+	}
+	for i, f := range e.Files {
+		if err := checkExt(f.Ext); err != nil {
+			return "", err
+		}
+		for _, g := range e.Files[:i] {
+			if g.Ext == f.Ext {
+				return "", fmt.Errorf("%w: report %q has two %q files", ErrInvalid, e.Name, f.Ext)
+			}
+		}
+	}
+	return day, nil
+}

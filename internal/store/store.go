@@ -1,0 +1,137 @@
+// Package store keeps the reports directory: <dir>/<YYYY-MM-DD>/<name>.md
+// and <name>.json. It writes reports atomically with grouped fsyncs, keeps
+// an in-memory index of what the directory holds, and enforces retention
+// by deleting the oldest reports first. It knows nothing of report formats.
+//
+// The store builds paths only from validated names and day directories,
+// never follows a symlink inside the directory, and deletes only files that
+// match its own naming pattern.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by methods called after Close.
+var ErrClosed = errors.New("store is closed")
+
+// Retention bounds the directory. A zero field is unlimited.
+type Retention struct {
+	MaxAge   time.Duration // reports last written longer ago are deleted
+	MaxFiles int           // files, not reports: a report with .md and .json counts 2
+	MaxBytes int64         // total size of all report files
+}
+
+// Options configure Open.
+type Options struct {
+	Dir       string
+	Retention Retention
+	Now       func() time.Time // defaults to time.Now
+}
+
+// File is one format of a report.
+type File struct {
+	Ext  string // "md" or "json"
+	Data []byte
+}
+
+// Entry is one report to write: its files go to <dir>/<Day>/<Name>.<Ext>.
+// Day is formatted in its own location.
+type Entry struct {
+	Day   time.Time
+	Name  string
+	Files []File
+}
+
+// Written tells where one entry was written.
+type Written struct {
+	Name  string
+	Paths []string
+}
+
+// Store is an open reports directory. Its methods are safe for concurrent
+// use; writes are serialised.
+type Store struct {
+	dir  string
+	ret  Retention
+	now  func() time.Time
+	mu   sync.Mutex
+	base *os.File // the reports directory, open for *at system calls
+	fd   int
+	idx  *index
+}
+
+// Open creates the reports directory if needed (mode 0750), removes
+// temporary files left by a crash, indexes the reports already there and
+// applies retention once. Open does not lock the directory; see Lock.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("open reports directory: no directory given")
+	}
+	r := opts.Retention
+	if r.MaxAge < 0 || r.MaxFiles < 0 || r.MaxBytes < 0 {
+		return nil, fmt.Errorf("open reports directory: negative retention %+v", r)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	dir := filepath.Clean(opts.Dir)
+	if err := makeDir(dir); err != nil {
+		return nil, err
+	}
+	base, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open reports directory: %w", err)
+	}
+	s := &Store{dir: dir, ret: r, now: opts.Now, base: base, fd: int(base.Fd()), idx: newIndex()}
+	if err := s.scan(); err != nil {
+		_ = base.Close()
+		return nil, err
+	}
+	if _, err := s.prune(); err != nil {
+		_ = base.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the directory. It does not wait for anything: every
+// write is durable when WriteBatch returns.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.base == nil {
+		return ErrClosed
+	}
+	err := s.base.Close()
+	s.base = nil
+	if err != nil {
+		return fmt.Errorf("close reports directory: %w", err)
+	}
+	return nil
+}
+
+// Usage returns the number of report files and their total size.
+func (s *Store) Usage() (files int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idx.files, s.idx.bytes
+}
+
+// Dir returns the reports directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Path returns where the ext file of e is (or would be) written, or "" if
+// e's name, day or ext is not valid.
+func (s *Store) Path(e Entry, ext string) string {
+	day, err := dayName(e.Day)
+	if err != nil || checkName(e.Name) != nil || checkExt(ext) != nil {
+		return ""
+	}
+	return filepath.Join(s.dir, day, e.Name+"."+ext)
+}
