@@ -124,7 +124,9 @@ func jsonInvisible(b []byte) []byte {
 	return []byte(out.String())
 }
 
-func isInvisible(r rune) bool { return r == 0x7f || r >= 0x80 && (unicode.Is(unicode.Cf, r) || safe.NeedsEscape(r)) }
+func isInvisible(r rune) bool {
+	return r == 0x7f || r >= 0x80 && (unicode.Is(unicode.Cf, r) || safe.NeedsEscape(r))
+}
 
 func hex4(r rune) string {
 	const digits = "0123456789abcdef"
