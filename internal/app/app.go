@@ -5,12 +5,12 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,9 +79,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	healthy := &atomic.Bool{}
 	healthy.Store(true)
 
+	health := newHealth()
 	sources := opts.Sources
 	if sources == nil {
-		sources, err = buildSources(cfg, log, metrics)
+		sources, err = buildSources(cfg, log, metrics, health)
 		if err != nil {
 			return err
 		}
@@ -115,7 +116,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		})
 	}
 	if cfg.Metrics.Listen != "" {
-		srv, err := serveMetrics(cfg.Metrics.Listen, metrics, healthy, sources)
+		srv, err := serveMetrics(cfg.Metrics.Listen, metrics, healthy, health)
 		if err != nil {
 			return err
 		}
@@ -289,9 +290,10 @@ func reload(path string, cur *config.Config, table *atomic.Pointer[rules.Table],
 }
 
 // buildSources makes the inputs the configuration asks for.
-func buildSources(cfg *config.Config, log zerolog.Logger, m *Metrics) ([]stream.Source, error) {
+func buildSources(cfg *config.Config, log zerolog.Logger, m *Metrics, h *health) ([]stream.Source, error) {
 	var out []stream.Source
 	onState := func(input string, s stream.State) {
+		h.set(input, s)
 		m.StreamState.WithLabelValues(input).Set(float64(s))
 		if s == stream.StateDisconnected {
 			m.Reconnects.WithLabelValues(input).Inc()
@@ -329,7 +331,7 @@ func buildSources(cfg *config.Config, log zerolog.Logger, m *Metrics) ([]stream.
 }
 
 // serveMetrics starts the /metrics and /healthz listener.
-func serveMetrics(addr string, m *Metrics, healthy *atomic.Bool, sources []stream.Source) (*http.Server, error) {
+func serveMetrics(addr string, m *Metrics, healthy *atomic.Bool, h *health) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
@@ -341,19 +343,49 @@ func serveMetrics(addr string, m *Metrics, healthy *atomic.Bool, sources []strea
 			http.Error(w, "unhealthy: reports cannot be written", http.StatusServiceUnavailable)
 			return
 		}
-		for _, s := range sources {
-			if st, ok := s.(interface{ Unreachable() time.Duration }); ok && st.Unreachable() > time.Minute {
-				http.Error(w, "unhealthy: Falco unreachable for "+st.Unreachable().Round(time.Second).String()+" on input "+s.Name(), http.StatusServiceUnavailable)
-				return
-			}
+		if input, d := h.unreachable(); d > UnreachableAfter {
+			http.Error(w, fmt.Sprintf("unhealthy: Falco unreachable on input %s for %s", input, d.Round(time.Second)), http.StatusServiceUnavailable)
+			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener closed under us; nothing else to do
-		}
-	}()
+	go func() { _ = srv.Serve(ln) }()
 	return srv, nil
+}
+
+// UnreachableAfter is how long Falco may be unreachable before /healthz
+// reports it.
+const UnreachableAfter = time.Minute
+
+// health tracks since when each input has been without Falco.
+type health struct {
+	mu   sync.Mutex
+	down map[string]time.Time
+}
+
+func newHealth() *health { return &health{down: map[string]time.Time{}} }
+
+func (h *health) set(input string, s stream.State) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s == stream.StateConnected {
+		delete(h.down, input)
+	} else if _, ok := h.down[input]; !ok {
+		h.down[input] = time.Now()
+	}
+}
+
+// unreachable returns the input that has been without Falco longest.
+func (h *health) unreachable() (string, time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var worst string
+	var d time.Duration
+	for in, since := range h.down {
+		if time.Since(since) > d {
+			worst, d = in, time.Since(since)
+		}
+	}
+	return worst, d
 }

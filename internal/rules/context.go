@@ -62,6 +62,18 @@ func (c *Ctx) Is(field, want string) bool {
 	return ok && s == want
 }
 
+// HasPrefix reports whether field has a value that starts with prefix.
+func (c *Ctx) HasPrefix(field, prefix string) bool {
+	s, ok := c.a.Fields.Get(field)
+	return ok && strings.HasPrefix(s, prefix)
+}
+
+// Contains reports whether field has a value that contains sub.
+func (c *Ctx) Contains(field, sub string) bool {
+	s, ok := c.a.Fields.Get(field)
+	return ok && strings.Contains(s, sub)
+}
+
 // Q returns the value of field as one shell word, for commands.
 func (c *Ctx) Q(field string) string {
 	s, ok := c.a.Fields.Get(field)

@@ -300,10 +300,19 @@ func fieldRefs(t *template.Template) ([]string, error) {
 				walk(c)
 			}
 		case *parse.CommandNode:
+			// .Is, .HasPrefix and .Contains take a field, then a value;
+			// the other methods take only fields.
+			onlyFirst := false
+			if f, ok := n.Args[0].(*parse.FieldNode); ok && len(f.Ident) == 1 {
+				switch f.Ident[0] {
+				case "Is", "HasPrefix", "Contains":
+					onlyFirst = true
+				}
+			}
 			for i, a := range n.Args {
 				switch a := a.(type) {
 				case *parse.StringNode:
-					if i > 0 {
+					if i > 0 && (!onlyFirst || i == 1) {
 						refs = append(refs, a.Text)
 					}
 				case *parse.PipeNode:

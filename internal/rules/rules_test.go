@@ -179,6 +179,8 @@ func TestLoadPlaybooksErrors(t *testing.T) {
 		{"empty section", strings.Replace(base, "false_positives: [{text: none}]", "false_positives: []", 1), "false_positives has no steps"},
 		{"bad field name", strings.Replace(base, "fields: [proc.name, fd.name]", "fields: [proc.name, 'fd name']", 1), "not a Falco field name"},
 		{"empty file", "", "empty playbook file"},
+		{"Is takes a field then a value", strings.Replace(base, "summary: s", `summary: '{{if .Is "fd.name" "/etc/shadow"}}shadow{{end}}{{if .HasPrefix "fd.name" "/etc"}}etc{{end}}'`, 1), ""},
+		{"Is checks its field", strings.Replace(base, "summary: s", `summary: '{{if .Is "fd.nmae" "/etc/shadow"}}shadow{{end}}'`, 1), `refers to field "fd.nmae"`},
 		{"bad when", strings.Replace(base, "{text: none}", "{text: none, when: pod}", 1), "when must be"},
 	}
 	for _, tt := range tests {
