@@ -1,0 +1,179 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/falcosecurity/client-go/pkg/api/outputs"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Defaults of GRPCOptions.
+const (
+	DefaultPollInterval = 500 * time.Millisecond
+	DefaultMaxBackoff   = 30 * time.Second
+)
+
+const (
+	// grpcFirstBackoff is the longest wait before the first retry.
+	grpcFirstBackoff = 100 * time.Millisecond
+	// grpcSettle is how long a new stream must live, or else deliver an
+	// alert, before it counts as connected. Falco answers a refused or
+	// unimplemented subscription at once, so this keeps a server that
+	// accepts and drops every stream from being logged as connected.
+	grpcSettle = 500 * time.Millisecond
+)
+
+// GRPCOptions configures the gRPC input.
+type GRPCOptions struct {
+	// Address is Falco's grpc.bind_address: unix:///path or host:port.
+	Address string
+	// Cert, Key and CA are PEM files for mutual TLS, needed over TCP.
+	Cert, Key, CA string
+	// PollInterval is how often a request is sent on the stream: Falco
+	// sends what it has queued only in answer to a request.
+	PollInterval time.Duration
+	// MaxBackoff caps the wait between reconnect attempts (at most 30 s).
+	MaxBackoff time.Duration
+	// Logger receives one line per change of state.
+	Logger zerolog.Logger
+	// OnState, if set, is called on each change of state.
+	OnState StateFunc
+}
+
+// GRPC subscribes to Falco's gRPC outputs API (Falco 0.43 and older).
+type GRPC struct {
+	opts       GRPCOptions
+	target     falcoTarget
+	settle     time.Duration
+	state      atomic.Int32
+	connects   atomic.Uint64
+	stateMu    sync.Mutex // stateMu orders state changes with their logs.
+	stateKnown bool
+}
+
+var _ Source = (*GRPC)(nil)
+
+// NewGRPC checks opts and returns the input. A TCP address needs the
+// certificate, key and CA files, and they must be loadable now.
+func NewGRPC(opts GRPCOptions) (*GRPC, error) {
+	target, err := parseGRPCAddress(opts.Address)
+	if err != nil {
+		return nil, err
+	}
+	if !target.unix {
+		if _, err := grpcClientTLS(opts.Cert, opts.Key, opts.CA, target.host); err != nil {
+			return nil, err
+		}
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.MaxBackoff <= 0 || opts.MaxBackoff > DefaultMaxBackoff {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	return &GRPC{opts: opts, target: target, settle: grpcSettle}, nil
+}
+
+// Name returns "grpc".
+func (g *GRPC) Name() string { return "grpc" }
+
+// State returns the current connection state.
+func (g *GRPC) State() State { return State(g.state.Load()) }
+
+// Reconnects returns how many times the input connected again after its
+// first connection: each one is a Falco restart or a broken connection.
+func (g *GRPC) Reconnects() uint64 {
+	if n := g.connects.Load(); n > 1 {
+		return n - 1
+	}
+	return 0
+}
+
+// Run subscribes to Falco and delivers alerts to sink until ctx ends. Falco
+// being absent, restarting, refusing our certificate or ending the stream
+// is retried with backoff, never returned.
+func (g *GRPC) Run(ctx context.Context, sink Sink) error {
+	g.setState(StateConnecting, nil)
+	bo := newBackoff(grpcFirstBackoff, g.opts.MaxBackoff)
+	for {
+		healthy, err := g.attempt(ctx, sink)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if healthy {
+			bo.reset()
+		}
+		g.setState(StateDisconnected, err)
+		if !waitBackoff(ctx, bo.next()) {
+			return nil
+		}
+	}
+}
+
+// attempt makes one connection and runs one subscription on it. It reports
+// whether the stream became healthy, and why it ended.
+func (g *GRPC) attempt(ctx context.Context, sink Sink) (bool, error) {
+	creds, err := g.target.credentials(g.opts.Cert, g.opts.Key, g.opts.CA)
+	if err != nil {
+		return false, err
+	}
+	conn, err := g.target.dial(creds)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	return g.subscribe(ctx, outputs.NewServiceClient(conn), sink)
+}
+
+// setState records a change of state, logs it once and tells OnState.
+func (g *GRPC) setState(s State, reason error) {
+	g.stateMu.Lock()
+	defer g.stateMu.Unlock()
+	if g.stateKnown && g.State() == s {
+		return
+	}
+	prev := g.State()
+	g.stateKnown = true
+	g.state.Store(int32(s))
+	log := g.opts.Logger.With().Str("input", g.Name()).Str("address", g.opts.Address).Logger()
+	switch s {
+	case StateConnecting:
+		log.Info().Msg("connecting to falco")
+	case StateConnected:
+		if n := g.connects.Add(1); n > 1 {
+			log.Info().Uint64("reconnects", n-1).Msg("reconnected to falco")
+		} else {
+			log.Info().Msg("connected to falco")
+		}
+	case StateDisconnected:
+		msg := "lost connection to falco, reconnecting"
+		if prev == StateConnecting {
+			msg = "cannot reach falco, retrying"
+		}
+		log.Warn().Str("reason", grpcReason(reason)).Msg(msg)
+	}
+	if g.opts.OnState != nil {
+		g.opts.OnState(g.Name(), s)
+	}
+}
+
+// grpcReason explains why a subscription ended, for the log.
+func grpcReason(err error) string {
+	switch {
+	case err == nil:
+		return "unknown"
+	case errors.Is(err, io.EOF):
+		return "falco ended the stream (restarting?)"
+	case status.Code(err) == codes.Unimplemented:
+		return fmt.Sprintf("%v (is grpc_output enabled? Falco 0.44 and later have no gRPC output)", err)
+	}
+	return err.Error()
+}
