@@ -128,7 +128,7 @@ func TestIngestFromStdin(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\n", dir, dir)), 0o600)
-	second := strings.Replace(sample, "/etc/shadow", "/etc/sudoers", -1)
+	second := strings.NewReplacer("/etc/shadow", "/etc/sudoers", "/usr/bin/cat", "/usr/bin/less").Replace(sample)
 	out, errOut, code := runBin(t, sample+"\nnot json\n\n"+second+"\n", "ingest", "--config", cfg, "-")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)

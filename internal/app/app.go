@@ -23,6 +23,7 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/sdnotify"
+	"github.com/falco-reporter/falco-reporter/internal/spool"
 	"github.com/falco-reporter/falco-reporter/internal/store"
 	"github.com/falco-reporter/falco-reporter/internal/stream"
 )
@@ -72,10 +73,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer st.Close()
 
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), Logger: log})
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer sp.Close()
+
 	metrics := NewMetrics()
 	var tablePtr atomic.Pointer[rules.Table]
 	tablePtr.Store(table)
-	q := newQueue(cfg.Queue.Size, metrics)
+	q := newQueue(cfg.Queue.Size, sp, metrics)
 	healthy := &atomic.Bool{}
 	healthy.Store(true)
 
@@ -99,22 +106,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	w := &writer{
 		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, log: log,
 		metrics: metrics, window: cfg.Incidents.Window, update: cfg.Incidents.UpdateInterval,
-		now: time.Now, healthy: healthy, open: map[string]*incident{}, written: opts.Written,
+		now: time.Now, healthy: healthy, open: map[string]*incident{}, written: opts.Written, spool: sp,
 	}
 	pinger := watchdog(opts.Notifier, log)
 	w.onLoop = pinger
 
-	inputs, stopInputs := context.WithCancel(context.Background())
-	defer stopInputs()
-	g, gctx := errgroup.WithContext(inputs)
-	for _, s := range sources {
-		g.Go(func() error {
-			if err := s.Run(gctx, q); err != nil {
-				return fmt.Errorf("input %s: %w", s.Name(), err)
-			}
-			return nil
-		})
-	}
 	if cfg.Metrics.Listen != "" {
 		srv, err := serveMetrics(cfg.Metrics.Listen, metrics, healthy, health)
 		if err != nil {
@@ -135,6 +131,27 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		defer close(writerDone)
 		w.run(q)
 	}()
+
+	// Alerts received before a crash come first, then the inputs start.
+	replayed, err := replay(ctx, sp, q)
+	if err != nil {
+		log.Error().Err(err).Msg("spool replay incomplete")
+	}
+	if replayed > 0 {
+		log.Info().Int("alerts", replayed).Msg("replayed alerts received before the last stop")
+	}
+	inputs, stopInputs := context.WithCancel(context.Background())
+	defer stopInputs()
+	g, gctx := errgroup.WithContext(inputs)
+	for _, s := range sources {
+		g.Go(func() error {
+			if err := s.Run(gctx, q); err != nil {
+				return fmt.Errorf("input %s: %w", s.Name(), err)
+			}
+			return nil
+		})
+	}
+
 	inputErr := make(chan error, 1)
 	go func() { inputErr <- g.Wait() }()
 
@@ -169,15 +186,28 @@ loop:
 	case <-deadline:
 		log.Warn().Msg("inputs did not stop in time")
 	}
-	close(q.ch)
+	q.close()
 	select {
 	case <-writerDone:
 	case <-deadline:
-		n := len(q.ch)
-		metrics.Dropped.WithLabelValues("shutdown_timeout").Add(float64(n))
-		log.Error().Int("alerts", n).Msg("shutdown deadline passed before every alert was written")
+		log.Error().Int("alerts", len(q.ch)).Msg("shutdown deadline passed before every alert was written; they stay in the spool for the next start")
 	}
 	return runErr
+}
+
+// replay queues every alert the spool holds from before the last stop.
+func replay(ctx context.Context, sp *spool.Spool, q *queue) (int, error) {
+	n := 0
+	err := sp.Replay(func(seq uint64, payload []byte) error {
+		a, err := spool.DecodeAlert(payload)
+		if err != nil {
+			q.metrics.Drop("spool_undecodable")
+			return nil
+		}
+		n++
+		return q.replay(ctx, seq, a)
+	})
+	return n, err
 }
 
 func waitGroup(g *errgroup.Group) <-chan struct{} {
@@ -218,12 +248,15 @@ func (w *writer) run(q *queue) {
 			if !ok {
 				w.closeAll()
 				if err := w.flush(); err != nil {
-					w.log.Error().Err(err).Int("reports", len(w.pending)).Msg("reports lost at shutdown")
-					w.metrics.Dropped.WithLabelValues("write_failed_at_shutdown").Add(float64(len(w.pending)))
+					// The alerts stay in the spool and are replayed at the next start.
+					w.log.Error().Err(err).Int("reports", len(w.pending)).Msg("reports not written at shutdown; their alerts stay in the spool for the next start")
+					return
 				}
+				w.lastTrim = time.Time{}
+				w.trim()
 				return
 			}
-			w.add(&a)
+			w.add(a)
 		drain:
 			for i := 1; i < maxBatch; i++ {
 				select {
@@ -231,13 +264,15 @@ func (w *writer) run(q *queue) {
 					if !ok {
 						break drain
 					}
-					w.add(&a)
+					w.add(a)
 				default:
 					break drain
 				}
 			}
 		case <-tick.C:
 			w.tick()
+			w.trim()
+			w.metrics.QueueDepth.Set(float64(len(q.ch)))
 		}
 	}
 }

@@ -17,6 +17,9 @@ type Metrics struct {
 	IncidentsOpen prometheus.Gauge
 	StreamState   *prometheus.GaugeVec
 	Reconnects    *prometheus.CounterVec
+	SpoolErrors   prometheus.Counter
+	SpoolBytes    prometheus.Gauge
+	QueueDepth    prometheus.Gauge
 }
 
 // knownSources bounds the source label; other sources count as "other".
@@ -40,8 +43,11 @@ func NewMetrics() *Metrics {
 		IncidentsOpen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_incidents_open", Help: "Incidents still folding repeated alerts."}),
 		StreamState:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falco_reporter_stream_state", Help: "Input state: 0 connecting, 1 connected, 2 disconnected."}, []string{"input"}),
 		Reconnects:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falco_reporter_reconnects_total", Help: "Times an input lost Falco and tried again."}, []string{"input"}),
+		SpoolErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_spool_errors_total", Help: "Failed appends to the spool (e.g. disk full)."}),
+		SpoolBytes:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_spool_bytes", Help: "Bytes of received alerts held in the spool until their reports are durable."}),
+		QueueDepth:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_queue_depth", Help: "Alerts waiting between the inputs and the writer."}),
 	}
-	for _, c := range []prometheus.Collector{m.Received, m.Written, m.Folded, m.Dropped, m.WriteErrors, m.QueueFull, m.IncidentsOpen, m.StreamState, m.Reconnects} {
+	for _, c := range []prometheus.Collector{m.Received, m.Written, m.Folded, m.Dropped, m.WriteErrors, m.QueueFull, m.IncidentsOpen, m.StreamState, m.Reconnects, m.SpoolErrors, m.SpoolBytes, m.QueueDepth} {
 		f(c)
 	}
 	return m

@@ -16,6 +16,7 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/safe"
+	"github.com/falco-reporter/falco-reporter/internal/spool"
 	"github.com/falco-reporter/falco-reporter/internal/store"
 )
 
@@ -33,7 +34,8 @@ type incident struct {
 	entry     store.Entry
 	lastAlert time.Time // wall clock of the last alert folded in
 	lastWrite time.Time
-	dirty     bool // folded alerts not yet written
+	dirty     bool   // folded alerts not yet written
+	unwritten uint64 // spool seq of the first alert not yet in a written report; 0: none
 }
 
 // writer turns alerts into reports and writes them. It runs in one
@@ -55,16 +57,28 @@ type writer struct {
 	open    map[string]*incident
 	pending []*incident // waiting to be written (after a failed write too)
 	lastErr time.Time
+
+	spool    *spool.Spool // nil: no spool
+	taken    uint64       // seq of the last alert taken from the queue
+	trimmed  uint64       // last watermark given to the spool
+	lastTrim time.Time
 }
 
 // add builds or folds one alert.
-func (w *writer) add(a *event.Alert) {
+func (w *writer) add(it item) {
+	a := &it.a
+	if it.seq > w.taken {
+		w.taken = it.seq
+	}
 	t := w.table.Load()
 	key := t.IncidentKey(a)
 	now := w.now()
 	if inc, ok := w.open[key]; ok && now.Sub(inc.lastAlert) < w.window {
 		fold(&inc.r, a)
 		inc.lastAlert, inc.dirty = now, true
+		if inc.unwritten == 0 {
+			inc.unwritten = it.seq
+		}
 		w.metrics.Folded.Inc()
 		return
 	} else if ok {
@@ -75,7 +89,7 @@ func (w *writer) add(a *event.Alert) {
 		w.log.Error().Err(err).Str("falco_rule", safe.Line(a.Rule)).Msg("handler failed; generic report written instead")
 	}
 	r.ID = newID()
-	inc := &incident{r: r, lastAlert: now}
+	inc := &incident{r: r, lastAlert: now, unwritten: it.seq}
 	inc.entry = store.Entry{Day: a.Time.UTC(), Name: reportName(a, r.ID)}
 	if len(w.open) >= maxOpen {
 		w.closeOldest()
@@ -163,7 +177,7 @@ func (w *writer) flush() error {
 	w.healthy.Store(true)
 	now := w.now()
 	for i, inc := range w.pending {
-		inc.lastWrite = now
+		inc.lastWrite, inc.unwritten, inc.dirty = now, 0, false
 		w.metrics.Written.Inc()
 		path := ""
 		if i < len(written) && len(written[i].Paths) > 0 {
@@ -225,6 +239,38 @@ func (w *writer) journalEntry(r *report.Report, path string) {
 		w.metrics.Drop("journal_entry")
 		w.log.Warn().Err(err).Msg("journal entry for a report could not be sent")
 	}
+}
+
+// trim tells the spool which alerts are now durably in reports: every
+// alert taken from the queue, except those of incidents with unwritten
+// occurrences. Seqs are taken in order, so the lowest unwritten one bounds
+// what may go.
+func (w *writer) trim() {
+	if w.spool == nil || w.now().Sub(w.lastTrim) < time.Second {
+		return
+	}
+	w.lastTrim = w.now()
+	mark := w.taken
+	low := func(inc *incident) {
+		if inc.unwritten != 0 && inc.unwritten-1 < mark {
+			mark = inc.unwritten - 1
+		}
+	}
+	for _, inc := range w.open {
+		low(inc)
+	}
+	for _, inc := range w.pending {
+		low(inc)
+	}
+	w.metrics.SpoolBytes.Set(float64(w.spool.Bytes()))
+	if mark <= w.trimmed {
+		return
+	}
+	if err := w.spool.Trim(mark); err != nil {
+		w.log.Warn().Err(err).Msg("spool trim failed; retrying")
+		return
+	}
+	w.trimmed = mark
 }
 
 // fold adds one more occurrence to r.
