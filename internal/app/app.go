@@ -44,6 +44,8 @@ type Options struct {
 	Ready chan<- struct{}
 	// MetricsAddr, if set, receives the metrics listener's address.
 	MetricsAddr *string
+	// metricsOut, if set, receives the metrics (tests).
+	metricsOut chan<- *Metrics
 	// Written, if set, is told of every report written (the demo uses it).
 	Written func(r *report.Report, path string)
 }
@@ -80,6 +82,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer sp.Close()
 
 	metrics := NewMetrics()
+	if opts.metricsOut != nil {
+		opts.metricsOut <- metrics
+	}
 	var tablePtr atomic.Pointer[rules.Table]
 	tablePtr.Store(table)
 	q := newQueue(cfg.Queue.Size, sp, metrics)
