@@ -40,18 +40,23 @@ func logger(cfg *config.Config, stderr io.Writer) (zerolog.Logger, error) {
 	return journal.NewLogger(cfg.Log.Output, lvl, stderr)
 }
 
+// loadDaemon loads the configuration and builds the logger it asks for.
+func loadDaemon(path string, stderr io.Writer) (*config.Config, zerolog.Logger, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, zerolog.Nop(), err
+	}
+	log, err := logger(cfg, stderr)
+	return cfg, log, err
+}
+
 func cmdRun(args []string, stderr io.Writer) int {
 	fs := flags("run", stderr)
 	path := fs.String("config", "/etc/falco-reporter/falco-reporter.yaml", "configuration file")
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, "falco-reporter:", err)
-		return 1
-	}
-	log, err := logger(cfg, stderr)
+	cfg, log, err := loadDaemon(*path, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
@@ -166,12 +171,7 @@ func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, "falco-reporter:", err)
-		return 1
-	}
-	log, err := logger(cfg, stderr)
+	cfg, log, err := loadDaemon(*path, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
