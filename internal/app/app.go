@@ -186,6 +186,10 @@ loop:
 	log.Info().Msg("stopping: writing what was received")
 	stopInputs()
 	deadline := time.After(ShutdownTimeout)
+	if ctx.Err() == nil && runErr == nil {
+		// Every input ended by itself (ingest): take the time to write all.
+		deadline = nil
+	}
 	select {
 	case <-waitGroup(g):
 	case <-deadline:

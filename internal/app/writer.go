@@ -1,9 +1,12 @@
 package app
 
 import (
+	"runtime"
+
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -159,14 +162,21 @@ func (w *writer) flush() error {
 	if len(w.pending) == 0 {
 		return nil
 	}
+	// Rendering is most of the work and each report is independent: use
+	// every core.
 	entries := make([]store.Entry, len(w.pending))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, inc := range w.pending {
-		files, err := w.render(&inc.r)
-		if err != nil {
+		g.Go(func() error {
+			files, err := w.render(&inc.r)
+			inc.entry.Files = files
+			entries[i] = inc.entry
 			return err
-		}
-		inc.entry.Files = files
-		entries[i] = inc.entry
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	written, err := w.store.WriteBatch(entries)
 	if err != nil {

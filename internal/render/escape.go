@@ -109,6 +109,16 @@ func longestRun(s string, c rune) int {
 // characters (bidi overrides, zero-width) that encoding/json leaves raw,
 // so that a report shown in a terminal cannot be visually reordered.
 func jsonInvisible(b []byte) []byte {
+	ascii := true
+	for _, c := range b {
+		if c >= 0x7f {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return b
+	}
 	s := string(b)
 	if strings.IndexFunc(s, isInvisible) < 0 {
 		return b

@@ -166,5 +166,7 @@ func spans(s string) report.Text {
 
 // plain removes value markers, for titles and commands.
 func plain(s string) string {
-	return strings.NewReplacer(valueStart, "", valueEnd, "").Replace(strings.TrimSpace(s))
+	return markers.Replace(strings.TrimSpace(s))
 }
+
+var markers = strings.NewReplacer(valueStart, "", valueEnd, "")

@@ -21,6 +21,9 @@ const MaxValue = 2048
 // cut with a visible marker. Invalid UTF-8 becomes U+FFFD. The result
 // contains no byte below 0x20, no DEL and no C1 control.
 func Display(s string, max int) string {
+	if (max <= 0 || len(s) <= max) && printableASCII(s) {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(min(len(s), max) + 16)
 	for i, r := range s {
@@ -37,6 +40,17 @@ func Display(s string, max int) string {
 		writeEscaped(&b, r)
 	}
 	return b.String()
+}
+
+// printableASCII reports whether s has only bytes 0x20 to 0x7e, the
+// common case that needs no escaping.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // Line is Display with the default cap, for one-line contexts.
