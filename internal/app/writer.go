@@ -1,17 +1,16 @@
 package app
 
 import (
-	"runtime"
-
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"golang.org/x/sync/errgroup"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/journal"
