@@ -20,6 +20,7 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
+	"github.com/falco-reporter/falco-reporter/internal/safe"
 	"github.com/falco-reporter/falco-reporter/internal/sdnotify"
 	"github.com/falco-reporter/falco-reporter/internal/stream"
 )
@@ -134,9 +135,14 @@ func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer in.Close()
-	data, err := io.ReadAll(io.LimitReader(in, 64<<20))
+	const maxAlert = 64 << 20
+	data, err := io.ReadAll(io.LimitReader(in, maxAlert+1))
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
+	if len(data) > maxAlert {
+		fmt.Fprintf(stderr, "falco-reporter: %s: larger than %d MiB; not one Falco alert\n", name, maxAlert>>20)
 		return 1
 	}
 	a, err := event.ParseJSON(data)
@@ -234,7 +240,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 	if len(files) == 0 {
 		fmt.Fprintf(stdout, "%-10s  %-9s  %s\n", "SOURCE", "HANDLER", "RULE")
 		for _, e := range table.Entries() {
-			fmt.Fprintf(stdout, "%-10s  %-9s  %s\n", e.Source, "dedicated", e.Rule)
+			fmt.Fprintf(stdout, "%-10s  %-9s  %s\n", safe.Line(e.Source), "dedicated", safe.Line(e.Rule))
 		}
 		fmt.Fprintf(stdout, "%-10s  %-9s  %s\n", "*", "generic", "(every other rule)")
 		return 0
@@ -255,7 +261,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 			total++
 			if _, ok := table.Lookup(fr.Source, fr.Rule); !ok {
 				missing++
-				fmt.Fprintf(stdout, "no playbook: %s (source %s, %s)\n", fr.Rule, fr.Source, f)
+				fmt.Fprintf(stdout, "no playbook: %s (source %s, %s)\n", safe.Line(fr.Rule), safe.Line(fr.Source), f)
 			}
 		}
 	}
