@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	var tablePtr atomic.Pointer[rules.Table]
 	tablePtr.Store(table)
-	q := newQueue(cfg.Queue.Size, sp, metrics)
+	q := newQueue(cfg.Queue.Size, sp, metrics, log)
 	healthy := &atomic.Bool{}
 	healthy.Store(true)
 

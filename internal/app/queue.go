@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/spool"
 )
@@ -27,6 +29,8 @@ type queue struct {
 	spool   *spool.Spool // nil: no crash safety
 	metrics *Metrics
 	closed  bool
+	log     zerolog.Logger
+	lastLog time.Time // of the last "pipeline full" line, at most one a minute
 }
 
 // close ends the queue; later offers fail. The writer drains what is left.
@@ -42,8 +46,20 @@ func (q *queue) close() {
 // errClosed means the daemon is stopping.
 var errClosed = errors.New("stopping")
 
-func newQueue(size int, sp *spool.Spool, m *Metrics) *queue {
-	return &queue{ch: make(chan item, size), spool: sp, metrics: m}
+func newQueue(size int, sp *spool.Spool, m *Metrics, log zerolog.Logger) *queue {
+	return &queue{ch: make(chan item, size), spool: sp, metrics: m, log: log}
+}
+
+// full counts one refusal for lack of room and logs it at most once a
+// minute.
+func (q *queue) full(how string) {
+	q.metrics.QueueFull.Inc()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if time.Since(q.lastLog) >= time.Minute {
+		q.lastLog = time.Now()
+		q.log.Warn().Str("backpressure", how).Int("queue_size", cap(q.ch)).Msg("pipeline full: inputs are held back until reports are written")
+	}
 }
 
 // errFull means there is no room: in the queue or in the spool.
@@ -90,7 +106,7 @@ func (q *queue) Put(ctx context.Context, a event.Alert) error {
 			q.metrics.Drop("spool_error")
 			q.metrics.SpoolErrors.Inc()
 		} else {
-			q.metrics.QueueFull.Inc()
+			q.full("waiting")
 		}
 		select {
 		case <-time.After(wait):
@@ -105,7 +121,7 @@ func (q *queue) Put(ctx context.Context, a event.Alert) error {
 func (q *queue) Offer(a event.Alert) bool {
 	err := q.offer(a)
 	if err != nil {
-		q.metrics.QueueFull.Inc()
+		q.full("refused")
 	}
 	return err == nil
 }
