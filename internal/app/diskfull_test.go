@@ -3,7 +3,6 @@ package app
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -11,23 +10,15 @@ import (
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/stream"
+	"github.com/falco-reporter/falco-reporter/internal/testfs"
 )
 
 // TestFullDisk puts the reports directory on a tiny tmpfs, fills it, and
 // checks that the daemon keeps running, writes no truncated report, holds
 // the alerts, and writes them once space returns.
 func TestFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
 	cfg := testConfig(t)
-	if err := os.MkdirAll(cfg.Reports.Dir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", cfg.Reports.Dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", cfg.Reports.Dir).Run() })
+	cfg.Reports.Dir = testfs.Tmpfs(t, "512k")
 
 	src := &chanSource{ch: make(chan event.Alert)}
 	col := newCollector()
@@ -39,7 +30,7 @@ func TestFullDisk(t *testing.T) {
 
 	// Fill the filesystem (the store's lock file is already there).
 	filler := filepath.Join(cfg.Reports.Dir, "filler")
-	_ = exec.Command("dd", "if=/dev/zero", "of="+filler, "bs=4k").Run()
+	testfs.Fill(t, filler)
 
 	for i := range 20 {
 		src.ch <- alert("Read sensitive file untrusted", i)

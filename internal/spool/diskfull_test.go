@@ -2,33 +2,15 @@ package spool
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/falco-reporter/falco-reporter/internal/testfs"
 )
 
-// mountTmpfs mounts a tmpfs of the given size in a temporary directory and
-// unmounts it at cleanup. It skips when mounting is not allowed.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size+",mode=0750"); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
-	return mnt
-}
-
 func TestDiskFull(t *testing.T) {
-	mnt := mountTmpfs(t, "64k")
+	mnt := testfs.Tmpfs(t, "64k")
 	dir := filepath.Join(mnt, "spool")
 	o := Options{Dir: dir, SegmentSize: 20 << 10}
 	s := open(t, o)

@@ -7,56 +7,17 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/falco-reporter/falco-reporter/internal/testfs"
 )
 
-// mountTmpfs mounts a tmpfs of the given size (e.g. "256k") in a temporary
-// directory and unmounts it at cleanup. It skips when not root or when
-// mounting is not allowed.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size+",mode=0750"); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
-	return mnt
-}
-
-// fill writes to path until the file system is full, down to the byte.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for chunk := 64 << 10; chunk > 0; chunk /= 2 {
-		buf := make([]byte, chunk)
-		for i := 0; i < 1<<12; i++ {
-			if _, err := f.Write(buf); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("fill: %v", err)
-				}
-				break
-			}
-		}
-	}
-}
-
 func TestDiskFull(t *testing.T) {
-	mnt := mountTmpfs(t, "256k")
+	mnt := testfs.Tmpfs(t, "256k")
 	dir := filepath.Join(mnt, "reports")
 	s := openStore(t, Options{Dir: dir})
 	mustWrite(t, s, entry(day1, "kept", 1000))
 	filler := filepath.Join(mnt, "filler")
-	fill(t, filler)
+	testfs.Fill(t, filler)
 
 	// A new report and a replacement of an existing one both fail.
 	big := entry(day1, "kept", 20000)
@@ -97,7 +58,7 @@ func TestDiskFull(t *testing.T) {
 }
 
 func TestReadOnly(t *testing.T) {
-	mnt := mountTmpfs(t, "256k")
+	mnt := testfs.Tmpfs(t, "256k")
 	dir := filepath.Join(mnt, "reports")
 	s := openStore(t, Options{Dir: dir})
 	mustWrite(t, s, entry(day1, "kept", 10))
