@@ -17,6 +17,7 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/config"
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/journal"
+	"github.com/falco-reporter/falco-reporter/internal/playbookdir"
 	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
@@ -96,7 +97,7 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(*path)
 	if err == nil {
-		_, err = rules.WithPlaybooksDir(rules.Default(), cfg.Reports.PlaybooksDir)
+		_, err = playbookdir.Load(rules.Default(), cfg.Reports.PlaybooksDir)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
@@ -150,7 +151,7 @@ func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "falco-reporter: %s: %v\n", name, err)
 		return 1
 	}
-	table, err := rules.WithPlaybooksDir(rules.Default(), *playbooks)
+	table, err := playbookdir.Load(rules.Default(), *playbooks)
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
@@ -232,7 +233,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	files = append(files, fs.Args()...)
-	table, err := rules.WithPlaybooksDir(rules.Default(), *playbooks)
+	table, err := playbookdir.Load(rules.Default(), *playbooks)
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1

@@ -20,6 +20,7 @@ import (
 
 	"github.com/falco-reporter/falco-reporter/internal/config"
 	"github.com/falco-reporter/falco-reporter/internal/journal"
+	"github.com/falco-reporter/falco-reporter/internal/playbookdir"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/sdnotify"
@@ -55,7 +56,7 @@ type Options struct {
 // reports directory is unusable or locked, or an input cannot listen.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	log := opts.Logger
-	table, err := rules.WithPlaybooksDir(rules.Default(), cfg.Reports.PlaybooksDir)
+	table, err := playbookdir.Load(rules.Default(), cfg.Reports.PlaybooksDir)
 	if err != nil {
 		return fmt.Errorf("load playbooks: %w", err)
 	}
@@ -318,7 +319,7 @@ func reload(path string, cur *config.Config, table *atomic.Pointer[rules.Table],
 		log.Error().Err(err).Msg("reload failed: keeping the running configuration")
 		return
 	}
-	t, err := rules.WithPlaybooksDir(rules.Default(), next.Reports.PlaybooksDir)
+	t, err := playbookdir.Load(rules.Default(), next.Reports.PlaybooksDir)
 	if err != nil {
 		log.Error().Err(err).Msg("reload failed: keeping the running configuration")
 		return

@@ -199,40 +199,6 @@ func TestLoadPlaybooksErrors(t *testing.T) {
 	}
 }
 
-func TestUserPlaybookOverridesBuiltin(t *testing.T) {
-	dir := t.TempDir()
-	pb := `playbooks:
-  - rule: Terminal shell in container
-    fields: [proc.name]
-    title: 'Our own title {{.V "proc.name"}}'
-    summary: s
-    why: w
-    facts: [{label: Shell, field: proc.name}]
-    investigation: [{text: look}]
-    false_positives: [{text: none}]
-    remediation: [{text: fix}]
-`
-	if err := os.WriteFile(filepath.Join(dir, "ours.yaml"), []byte(pb), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	base := Default()
-	table, err := WithPlaybooksDir(base, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &event.Alert{Rule: "Terminal shell in container", Source: "syscall", Fields: event.Fields{"proc.name": event.Str("bash")}}
-	r, _ := table.Build(a)
-	if r.Title != "Our own title bash" {
-		t.Errorf("title = %q", r.Title)
-	}
-	if r2, _ := base.Build(a); r2.Title == r.Title {
-		t.Error("the base table was changed")
-	}
-	if e, _ := table.Lookup("syscall", "Terminal shell in container"); e.Origin != filepath.Join(dir, "ours.yaml") {
-		t.Errorf("origin = %q", e.Origin)
-	}
-}
-
 func TestBuildRecoversFromPanickingHandler(t *testing.T) {
 	table := NewTable(Generic)
 	table.Add("syscall", "boom", func(*event.Alert) report.Report { panic("bad value") })

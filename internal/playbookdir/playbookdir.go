@@ -1,17 +1,22 @@
-package rules
+// Package playbookdir loads users' playbook files from a directory into a
+// handler table. It is the only I/O on the rules side, so that package
+// rules stays pure.
+package playbookdir
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/falco-reporter/falco-reporter/internal/rules"
 )
 
-// WithPlaybooksDir returns a copy of base with the playbooks of every
+// Load returns a copy of base with the playbooks of every
 // *.yaml file in dir added; a user's playbook for a rule replaces the
 // built-in one. An empty dir returns base. Any invalid file is an error
 // naming the file and line, and nothing is loaded.
-func WithPlaybooksDir(base *Table, dir string) (*Table, error) {
+func Load(base *rules.Table, dir string) (*rules.Table, error) {
 	if dir == "" {
 		return base, nil
 	}
@@ -29,7 +34,7 @@ func WithPlaybooksDir(base *Table, dir string) (*Table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("playbooks_dir: %w", err)
 		}
-		pbs, err := LoadPlaybooks(name, data)
+		pbs, err := rules.LoadPlaybooks(name, data)
 		if err != nil {
 			return nil, err
 		}
