@@ -39,9 +39,9 @@ func SyscallEventDrop(a *event.Alert) report.Report {
 		}
 	}
 	r.Investigation = []report.Step{
-		{Text: report.Plain("Check how often drops happen and whether they are growing: Falco logs every drop it sees."),
+		{Text: report.Plain("Check how often drops happen and whether they are growing: Falco logs its drop alerts (rate-limited by syscall_event_drops.rate and max_burst in falco.yaml), so a steady stream of these lines means sustained loss."),
 			Command: "journalctl -u falco --since " + c.Since() + " --until " + c.Until() + " -o cat | grep -F 'syscall event drop'"},
-		{Text: report.Plain("Look at the breakdown above: n_drops_buffer_* counts drops because the buffer was full, by system call family; n_drops_scratch_map and n_drops_pf point at the driver; n_drops_bug at a Falco bug. A single family (e.g. open or connect) dominating suggests one noisy workload.")},
+		{Text: report.Plain("Look at the breakdown above: n_drops_buffer_* count events lost because the buffer was full, by system call family; n_drops_scratch_map and n_drops_page_faults (n_drops_pf in older versions) point at the driver; n_drops_bug at a driver bug. A single family (e.g. open or connect) dominating suggests one noisy workload.")},
 		{Text: report.Plain("Find what was busy on the host at the time: CPU saturation or a process making huge numbers of system calls starves Falco."),
 			Command: "top -b -n 1 -o %CPU | head -n 20"},
 		{Text: report.Plain("Check Falco's own CPU and memory limits and its driver (modern_ebpf, ebpf or kmod), which decide how fast it can drain the buffer."),
