@@ -163,3 +163,56 @@ func TestKill9DuringBurst(t *testing.T) {
 	}
 	t.Logf("%d alerts acknowledged before kill -9; %d distinct alerts reported after restart", len(acked), len(got))
 }
+
+// TestFileInputFollowsRotation runs the daemon on a file of JSON alerts as
+// Falco's file_output writes it, rotates the file, restarts the daemon,
+// and checks that every line is reported exactly once.
+func TestFileInputFollowsRotation(t *testing.T) {
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.json")
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  file:\n    path: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\n", events, dir, dir)), 0o600)
+	appendLines := func(path string, from, to int) {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for i := from; i < to; i++ {
+			f.Write(append(alertJSON(i), '\n'))
+		}
+	}
+	run := func() *exec.Cmd {
+		cmd := exec.Command(binary, "run", "--config", cfg)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	stop := func(cmd *exec.Cmd) {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	}
+	appendLines(events, 0, 10)
+	cmd := run()
+	time.Sleep(800 * time.Millisecond)
+	appendLines(events, 10, 20)
+	os.Rename(events, events+".1") // logrotate's rename-and-create
+	appendLines(events, 20, 30)
+	time.Sleep(1200 * time.Millisecond)
+	stop(cmd)
+	appendLines(events, 30, 40) // written while the reporter is down
+	cmd = run()
+	time.Sleep(1200 * time.Millisecond)
+	stop(cmd)
+
+	got := reportedFiles(t, filepath.Join(dir, "reports"))
+	for i := range 40 {
+		name := fmt.Sprintf("/etc/secret-%05d", i)
+		if got[name] != 1 {
+			t.Errorf("%s reported %d times, want once", name, got[name])
+		}
+	}
+}
