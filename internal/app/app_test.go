@@ -381,3 +381,30 @@ func get(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestImplausibleTimesAreFiledUnderReceiveTime: a zero time (a gRPC alert
+// without timestamp) or one far in the future must not jam the writer.
+func TestImplausibleTimesAreFiledUnderReceiveTime(t *testing.T) {
+	cfg := testConfig(t)
+	col := newCollector()
+	times := []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Now()}
+	src := &directSource{n: len(times), alerts: func(i int) event.Alert {
+		a := alert("Read sensitive file untrusted", i)
+		a.Time = times[i]
+		return a
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := Run(ctx, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := col.occurrences(); n != len(times) {
+		t.Fatalf("%d reports for %d alerts", n, len(times))
+	}
+	today := time.Now().UTC().Format("2006-01-02")
+	for _, p := range col.paths {
+		if !strings.Contains(p, "/"+today+"/") {
+			t.Errorf("%s is not filed under today", p)
+		}
+	}
+}

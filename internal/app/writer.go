@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -92,7 +93,8 @@ func (w *writer) add(it item) {
 	}
 	r.ID = newID()
 	inc := &incident{r: r, lastAlert: now, unwritten: it.seq}
-	inc.entry = store.Entry{Day: a.Time.UTC(), Name: reportName(a, r.ID)}
+	filed := fileTime(a.Time, now)
+	inc.entry = store.Entry{Day: filed, Name: reportName(filed, a.Rule, r.ID)}
 	if len(w.open) >= maxOpen {
 		w.closeOldest()
 	}
@@ -178,6 +180,14 @@ func (w *writer) flush() error {
 		return err
 	}
 	written, err := w.store.WriteBatch(entries)
+	if errors.Is(err, store.ErrInvalid) {
+		// A bug, not a disk problem: retrying cannot help and would stop
+		// the pipeline. Count, log and move on.
+		w.metrics.Dropped.WithLabelValues("invalid_report").Add(float64(len(entries)))
+		w.log.Error().Err(err).Int("reports", len(entries)).Msg("the store refused reports; they are dropped")
+		w.pending = w.pending[:0]
+		return nil
+	}
 	if err != nil {
 		w.metrics.WriteErrors.Inc()
 		w.healthy.Store(false)
@@ -319,8 +329,19 @@ func fold(r *report.Report, a *event.Alert) {
 
 // reportName is the file name of a report: its time, a slug of the rule
 // and its id; never raw alert text.
-func reportName(a *event.Alert, id string) string {
-	return a.Time.UTC().Format("20060102T150405Z") + "-" + safe.Slug(a.Rule, 48) + "-" + id[:8]
+func reportName(t time.Time, rule, id string) string {
+	return t.Format("20060102T150405Z") + "-" + safe.Slug(rule, 48) + "-" + id[:8]
+}
+
+// fileTime is the time a report is filed under: the alert's, unless it is
+// missing or implausible (a zero gRPC timestamp, a clock far off), in
+// which case the time it was received. A report is never refused for its
+// date.
+func fileTime(alert, received time.Time) time.Time {
+	if alert.Year() < 2000 || alert.After(received.Add(48*time.Hour)) {
+		return received.UTC()
+	}
+	return alert.UTC()
 }
 
 // newID returns a random 16-hex-digit report id.
