@@ -185,6 +185,9 @@ func (w *writer) flush() error {
 		// the pipeline. Count, log and move on.
 		w.metrics.Dropped.WithLabelValues("invalid_report").Add(float64(len(entries)))
 		w.log.Error().Err(err).Int("reports", len(entries)).Msg("the store refused reports; they are dropped")
+		for _, inc := range w.pending {
+			inc.unwritten, inc.dirty = 0, false
+		}
 		w.pending = w.pending[:0]
 		return nil
 	}
