@@ -408,3 +408,26 @@ func TestImplausibleTimesAreFiledUnderReceiveTime(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeAlert: an alert of tens of megabytes (a gRPC message may carry
+// up to 64 MiB) is reported, not stuck in front of the spool.
+func TestHugeAlert(t *testing.T) {
+	cfg := testConfig(t)
+	col := newCollector()
+	src := &directSource{n: 1, alerts: func(i int) event.Alert {
+		a := alert("Read sensitive file untrusted", i)
+		a.Fields["proc.cmdline"] = event.Str(strings.Repeat("A", 20<<20))
+		for j := range 40 {
+			a.Fields[fmt.Sprintf("proc.aname[%d]", j)] = event.Str(strings.Repeat("B", 1<<20))
+		}
+		return a
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Run(ctx, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := col.occurrences(); n != 1 {
+		t.Fatalf("%d reports, want 1", n)
+	}
+}

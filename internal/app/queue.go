@@ -62,6 +62,9 @@ func (q *queue) full(how string) {
 	}
 }
 
+// maxKeptValue caps each value of an alert too large for the spool.
+const maxKeptValue = 256 << 10
+
 // errFull means there is no room: in the queue or in the spool.
 var errFull = errors.New("pipeline full")
 
@@ -78,7 +81,13 @@ func (q *queue) offer(a event.Alert) error {
 	var seq uint64
 	if q.spool != nil {
 		var err error
-		if seq, err = q.spool.Append(spool.EncodeAlert(a)); err != nil {
+		payload := spool.EncodeAlert(a)
+		// Megabytes of command line: keep what any report can show.
+		for keep := maxKeptValue; len(payload) > spool.MaxPayload/2 && keep >= 1<<10; keep /= 4 {
+			a = a.Capped(keep)
+			payload = spool.EncodeAlert(a)
+		}
+		if seq, err = q.spool.Append(payload); err != nil {
 			if errors.Is(err, spool.ErrFull) {
 				return errFull
 			}

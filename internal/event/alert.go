@@ -88,3 +88,26 @@ func validUTF8(s string) string {
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
+
+// Capped returns a copy of a in which the output and every field value are
+// cut to at most max bytes (on a rune boundary). Reports never show more
+// than a few kilobytes of a value; this bounds what is kept of an alert
+// carrying megabytes.
+func (a Alert) Capped(max int) Alert {
+	cut := func(s string) string {
+		if len(s) <= max {
+			return s
+		}
+		return strings.ToValidUTF8(s[:max], "")
+	}
+	a.Output = cut(a.Output)
+	if a.Fields != nil {
+		f := make(Fields, len(a.Fields))
+		for k, v := range a.Fields {
+			v.Text = cut(v.Text)
+			f[cut(k)] = v
+		}
+		a.Fields = f
+	}
+	return a
+}
