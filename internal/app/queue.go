@@ -54,11 +54,16 @@ func newQueue(size int, sp *spool.Spool, m *Metrics, log zerolog.Logger) *queue 
 // minute.
 func (q *queue) full(how string) {
 	q.metrics.QueueFull.Inc()
+	q.warn(nil, "pipeline full ("+how+"): inputs are held back until reports are written")
+}
+
+// warn logs at most one line a minute about the queue.
+func (q *queue) warn(err error, msg string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if time.Since(q.lastLog) >= time.Minute {
 		q.lastLog = time.Now()
-		q.log.Warn().Str("backpressure", how).Int("queue_size", cap(q.ch)).Msg("pipeline full: inputs are held back until reports are written")
+		q.log.Warn().Err(err).Int("queue_size", cap(q.ch)).Msg(msg)
 	}
 }
 
@@ -112,8 +117,8 @@ func (q *queue) Put(ctx context.Context, a event.Alert) error {
 			return err
 		}
 		if !errors.Is(err, errFull) {
-			q.metrics.Drop("spool_error")
 			q.metrics.SpoolErrors.Inc()
+			q.warn(err, "cannot append to the spool; the input waits and retries")
 		} else {
 			q.full("waiting")
 		}
@@ -129,8 +134,12 @@ func (q *queue) Put(ctx context.Context, a event.Alert) error {
 // Offer queues a if there is room now, for the HTTP input's 503.
 func (q *queue) Offer(a event.Alert) bool {
 	err := q.offer(a)
-	if err != nil {
+	switch {
+	case errors.Is(err, errFull):
 		q.full("refused")
+	case err != nil && !errors.Is(err, errClosed):
+		q.metrics.SpoolErrors.Inc()
+		q.warn(err, "cannot append to the spool; alert refused")
 	}
 	return err == nil
 }
