@@ -63,7 +63,7 @@ func TestCommands(t *testing.T) {
 		{"unknown command", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"version", "", []string{"version"}, 0, "falco-reporter"},
 		{"render markdown", sample, []string{"render"}, 0, "# Warning:"},
-		{"render json", sample, []string{"render", "--format", "json", "-"}, 0, `"handler": "dedicated"`},
+		{"render json", sample, []string{"render", "--format", "json", "-"}, 0, `"handler":"dedicated"`},
 		{"render bad json", "{not json", []string{"render"}, 1, "invalid JSON"},
 		{"render text alert", "Warning Sensitive file opened", []string{"render"}, 1, "not a Falco alert"},
 		{"render missing file", "", []string{"render", "/nonexistent/alert.json"}, 1, "no such file"},

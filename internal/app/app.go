@@ -4,6 +4,7 @@
 package app
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"net"
@@ -112,7 +113,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	w := &writer{
 		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, log: log,
 		metrics: metrics, window: cfg.Incidents.Window, update: cfg.Incidents.UpdateInterval,
-		now: time.Now, healthy: healthy, open: map[string]*incident{}, written: opts.Written, spool: sp,
+		now: time.Now, healthy: healthy, open: map[string]*incident{}, byAge: list.New(), written: opts.Written, spool: sp,
 	}
 	pinger := watchdog(opts.Notifier, log)
 	w.onLoop = pinger

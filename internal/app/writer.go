@@ -1,11 +1,13 @@
 package app
 
 import (
+	"container/list"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -31,11 +33,22 @@ const (
 	maxSampleBytes = 256  // each kept value is cut to this
 )
 
-// incident is one report that may still fold repeated alerts.
+// incident is one report that may still fold repeated alerts. Its report
+// is built from the first alert when it is first written, by the parallel
+// render step, not by the writer's loop.
 type incident struct {
-	r         report.Report
+	first     event.Alert
+	table     *rules.Table // the table in force when the incident opened
+	id        string
+	r         report.Report // valid once built
+	built     bool
+	occ       int // occurrences so far
+	firstSeen time.Time
+	lastSeen  time.Time
+	samples   map[string][]string // values that differed from the first alert
 	entry     store.Entry
-	lastAlert time.Time // wall clock of the last alert folded in
+	age       *list.Element // in writer.byAge
+	lastAlert time.Time     // wall clock of the last alert folded in
 	lastWrite time.Time
 	dirty     bool   // folded alerts not yet written
 	unwritten uint64 // spool seq of the first alert not yet in a written report; 0: none
@@ -58,6 +71,7 @@ type writer struct {
 	written func(r *report.Report, path string) // may be nil
 
 	open    map[string]*incident
+	byAge   *list.List  // keys of open incidents, least recently folded first
 	pending []*incident // waiting to be written (after a failed write too)
 	lastErr time.Time
 
@@ -77,8 +91,9 @@ func (w *writer) add(it item) {
 	key := t.IncidentKey(a)
 	now := w.now()
 	if inc, ok := w.open[key]; ok && now.Sub(inc.lastAlert) < w.window {
-		fold(&inc.r, a)
+		inc.fold(a)
 		inc.lastAlert, inc.dirty = now, true
+		w.byAge.MoveToBack(inc.age)
 		if inc.unwritten == 0 {
 			inc.unwritten = it.seq
 		}
@@ -87,21 +102,43 @@ func (w *writer) add(it item) {
 	} else if ok {
 		w.close(key, inc)
 	}
-	r, err := t.Build(a)
-	if err != nil {
-		w.log.Error().Err(err).Str("falco_rule", safe.Line(a.Rule)).Msg("handler failed; generic report written instead")
-	}
-	r.ID = newID()
-	inc := &incident{r: r, lastAlert: now, unwritten: it.seq}
+	id := newID()
 	filed := fileTime(a.Time, now)
-	inc.entry = store.Entry{Day: filed, Name: reportName(filed, a.Rule, r.ID)}
+	inc := &incident{
+		first: *a, table: t, id: id, occ: 1, firstSeen: a.Time, lastSeen: a.Time,
+		lastAlert: now, unwritten: it.seq,
+		entry: store.Entry{Day: filed, Name: reportName(filed, a.Rule, id)},
+	}
 	if len(w.open) >= maxOpen {
 		w.closeOldest()
 	}
 	w.open[key] = inc
+	inc.age = w.byAge.PushBack(key)
 	w.metrics.IncidentsOpen.Set(float64(len(w.open)))
 	w.pending = append(w.pending, inc)
-	inc.dirty = false
+}
+
+// report builds the incident's report on first use and brings its
+// folding state up to date. It runs on the render workers; an incident is
+// only ever in one worker at a time.
+func (inc *incident) report(log zerolog.Logger) *report.Report {
+	if !inc.built {
+		r, err := inc.table.Build(&inc.first)
+		if err != nil {
+			log.Error().Err(err).Str("falco_rule", safe.Line(inc.first.Rule)).Msg("handler failed; generic report written instead")
+		}
+		r.ID = inc.id
+		inc.r, inc.built = r, true
+	}
+	inc.r.Occurrences = inc.occ
+	inc.r.FirstSeen.Time, inc.r.LastSeen.Time = inc.firstSeen, inc.lastSeen
+	if len(inc.samples) > 0 {
+		inc.r.Samples = make(map[string][]string, len(inc.samples))
+		for k, v := range inc.samples {
+			inc.r.Samples[k] = append([]string(nil), v...)
+		}
+	}
+	return &inc.r
 }
 
 // tick queues the updates that are due and closes incidents whose window
@@ -128,6 +165,7 @@ func (w *writer) closeAll() {
 
 func (w *writer) close(key string, inc *incident) {
 	delete(w.open, key)
+	w.byAge.Remove(inc.age)
 	w.metrics.IncidentsOpen.Set(float64(len(w.open)))
 	if inc.dirty {
 		inc.dirty = false
@@ -136,15 +174,9 @@ func (w *writer) close(key string, inc *incident) {
 }
 
 func (w *writer) closeOldest() {
-	var oldKey string
-	var old *incident
-	for k, inc := range w.open {
-		if old == nil || inc.lastAlert.Before(old.lastAlert) {
-			oldKey, old = k, inc
-		}
-	}
-	if old != nil {
-		w.close(oldKey, old)
+	if e := w.byAge.Front(); e != nil {
+		key := e.Value.(string)
+		w.close(key, w.open[key])
 	}
 }
 
@@ -170,7 +202,7 @@ func (w *writer) flush() error {
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, inc := range w.pending {
 		g.Go(func() error {
-			files, err := w.render(&inc.r)
+			files, err := w.render(inc.report(w.log))
 			inc.entry.Files = files
 			entries[i] = inc.entry
 			return err
@@ -295,37 +327,36 @@ func (w *writer) trim() {
 	w.trimmed = mark
 }
 
-// fold adds one more occurrence to r.
-func fold(r *report.Report, a *event.Alert) {
-	r.Occurrences++
-	if a.Time.Before(r.FirstSeen.Time) {
-		r.FirstSeen.Time = a.Time
+// fold adds one more occurrence, keeping a bounded sample of the values
+// that differ from the first alert's.
+func (inc *incident) fold(a *event.Alert) {
+	inc.occ++
+	if a.Time.Before(inc.firstSeen) {
+		inc.firstSeen = a.Time
 	}
-	if a.Time.After(r.LastSeen.Time) {
-		r.LastSeen.Time = a.Time
+	if a.Time.After(inc.lastSeen) {
+		inc.lastSeen = a.Time
 	}
 	for k, v := range a.Fields {
 		if k == "evt.time" || k == "evt.time.iso8601" || k == "evt.rawtime" {
 			continue
 		}
-		first := r.Fields[k]
-		if (first == nil) == (v.Kind == event.Null) && (first == nil || *first == v.Text) {
+		if first, ok := inc.first.Fields[k]; ok && first == v {
 			continue
 		}
-		if r.Samples == nil {
-			r.Samples = map[string][]string{}
+		if inc.samples == nil {
+			inc.samples = map[string][]string{}
 		}
-		s := r.Samples[k]
+		s := inc.samples[k]
 		if len(s) >= maxSamples {
 			continue
 		}
 		val := safe.Cap(v.Text, maxSampleBytes)
-		dup := false
-		for _, x := range s {
-			dup = dup || x == val
+		if v.Kind == event.Null {
+			val = "null"
 		}
-		if !dup {
-			r.Samples[k] = append(s, val)
+		if !slices.Contains(s, val) {
+			inc.samples[k] = append(s, val)
 		}
 	}
 }

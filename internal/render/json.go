@@ -13,7 +13,8 @@ import (
 // 64 KiB with a visible marker.
 const MaxJSONValue = 64 << 10
 
-// JSON renders r as an indented JSON object (see docs/report-schema.json).
+// JSON renders r as one line of JSON (see docs/report-schema.json): for
+// machines; `jq .` shows it indented.
 func JSON(r *report.Report) ([]byte, error) {
 	c := *r
 	c.Output = safe.Cap(c.Output, MaxJSONValue)
@@ -35,7 +36,7 @@ func JSON(r *report.Report) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
+
 	if err := enc.Encode(&c); err != nil {
 		return nil, err
 	}
