@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	health := newHealth()
 	sources := opts.Sources
 	if sources == nil {
-		sources, err = buildSources(cfg, log, metrics, health)
+		sources, err = buildSources(cfg, log, metrics, health, opts.Notifier)
 		if err != nil {
 			return err
 		}
@@ -336,10 +336,11 @@ func reload(path string, cur *config.Config, table *atomic.Pointer[rules.Table],
 }
 
 // buildSources makes the inputs the configuration asks for.
-func buildSources(cfg *config.Config, log zerolog.Logger, m *Metrics, h *health) ([]stream.Source, error) {
+func buildSources(cfg *config.Config, log zerolog.Logger, m *Metrics, h *health, n *sdnotify.Notifier) ([]stream.Source, error) {
 	var out []stream.Source
 	onState := func(input string, s stream.State) {
 		h.set(input, s)
+		_ = n.Status("Falco " + input + " input " + s.String())
 		m.StreamState.WithLabelValues(input).Set(float64(s))
 		if s == stream.StateDisconnected {
 			m.Reconnects.WithLabelValues(input).Inc()

@@ -57,9 +57,6 @@ func NewCA(name string) (*CA, error) {
 	return &CA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
-// PEM returns the CA's certificate in PEM.
-func (c *CA) PEM() []byte { return c.pem }
-
 // Pool returns a pool holding only this CA.
 func (c *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()

@@ -64,9 +64,6 @@ func (n *Notifier) Status(s string) error {
 // Ping resets systemd's watchdog timer; call it every WatchdogInterval.
 func (n *Notifier) Ping() error { return n.Notify(daemon.SdNotifyWatchdog) }
 
-// Watchdog is Ping.
-func (n *Notifier) Watchdog() error { return n.Ping() }
-
 // WatchdogInterval returns how often to Ping: half the service's
 // WatchdogSec, as sd_watchdog_enabled(3) advises. ok is false when systemd
 // expects no pings.

@@ -51,7 +51,6 @@ func TestNotifierSends(t *testing.T) {
 		want string
 	}{
 		{"ready", n.Ready, "READY=1"},
-		{"watchdog", n.Watchdog, "WATCHDOG=1"},
 		{"ping", n.Ping, "WATCHDOG=1"},
 		{"stopping", n.Stopping, "STOPPING=1"},
 		{"status", func() error { return n.Status("3 alerts\nREADY=1\x1b[31m") }, `STATUS=3 alerts\nREADY=1\x1b[31m`},
@@ -91,7 +90,7 @@ func TestNotifierWithoutSocketIsNoop(t *testing.T) {
 			if n.Enabled() {
 				t.Error("Enabled = true")
 			}
-			for _, call := range []func() error{n.Ready, n.Stopping, n.Ping, n.Watchdog, n.Reloading, func() error { return n.Status("x") }} {
+			for _, call := range []func() error{n.Ready, n.Stopping, n.Ping, n.Reloading, func() error { return n.Status("x") }} {
 				if err := call(); err != nil {
 					t.Errorf("call failed: %v", err)
 				}
