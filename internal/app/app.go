@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -329,8 +330,10 @@ func reload(path string, cur *config.Config, table *atomic.Pointer[rules.Table],
 	if lvl, err := zerolog.ParseLevel(next.Log.Level); err == nil {
 		zerolog.SetGlobalLevel(lvl)
 	}
-	if next.Reports.Dir != cur.Reports.Dir || fmt.Sprint(next.Falco) != fmt.Sprint(cur.Falco) {
-		log.Warn().Msg("reload: inputs and the reports directory change only on restart")
+	rest := *next
+	rest.Reports.PlaybooksDir, rest.Log.Level = cur.Reports.PlaybooksDir, cur.Log.Level
+	if !reflect.DeepEqual(&rest, cur) {
+		log.Warn().Msg("reload applies playbooks and log.level; the other changes in the file take effect at the next restart")
 	}
 	log.Info().Int("handlers", len(t.Entries())).Msg("configuration and playbooks reloaded")
 }
