@@ -431,3 +431,40 @@ func TestHugeAlert(t *testing.T) {
 		t.Fatalf("%d reports, want 1", n)
 	}
 }
+
+// TestIncidentUpdatedInPlace: the first alert is written within a second;
+// a repeat folds into the same report file, rewritten after the update
+// interval with the new count.
+func TestIncidentUpdatedInPlace(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Incidents.UpdateInterval = 300 * time.Millisecond
+	col := newCollector()
+	src := &chanSource{ch: make(chan event.Alert)}
+	start(t, cfg, Options{Sources: []stream.Source{src}, Written: col.written})
+	a := alert("Read sensitive file untrusted", 1)
+	sent := time.Now()
+	src.ch <- a
+	waitFor(t, "the first report", func() bool { n, _ := col.occurrences(); return n == 1 })
+	if d := time.Since(sent); d > time.Second {
+		t.Errorf("first report written after %v, want within 1 s", d)
+	}
+	id := firstID(col)
+	path := col.paths[id]
+	a.Time = a.Time.Add(time.Second)
+	src.ch <- a
+	src.ch <- a
+	waitFor(t, "the update", func() bool { _, total := col.occurrences(); return total == 3 })
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.reports) != 1 || col.paths[id] != path {
+		t.Fatalf("the repeat made a new report: %v", col.paths)
+	}
+	data, err := os.ReadFile(strings.TrimSuffix(path, ".md") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report.Report
+	if err := json.Unmarshal(data, &r); err != nil || r.Occurrences != 3 || !r.LastSeen.After(r.FirstSeen.Time) {
+		t.Errorf("report on disk: occurrences %d, first %v, last %v (%v)", r.Occurrences, r.FirstSeen, r.LastSeen, err)
+	}
+}

@@ -22,13 +22,13 @@ func Markdown(r *report.Report) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
-	w("# %s: %s\n\n", text(r.Priority), text(safe.Line(r.Title)))
-	w("**%s** · rule %s · host %s · source %s\n\n", text(r.Priority), code(r.Rule, false), code(r.Hostname, false), code(r.Source, false))
+	w("# %s: %s on %s\n\n", text(r.Priority), code(r.Rule, false), code(r.Hostname, false))
+	w("**%s**\n\n", text(safe.Line(r.Title)))
 	seen := r.FirstSeen.String()
 	if r.Occurrences > 1 {
 		seen = fmt.Sprintf("%d times, first %s, last %s", r.Occurrences, seen, r.LastSeen.String())
 	}
-	w("Seen: %s · report %s · %s handler\n\n", seen, code(r.ID, false), text(r.Handler))
+	w("Seen: %s · source %s · report %s · %s handler\n\n", seen, code(r.Source, false), code(r.ID, false), text(r.Handler))
 
 	w("## What happened\n\n%s\n\n", spans(r.Summary))
 
