@@ -440,7 +440,9 @@ func TestIncidentUpdatedInPlace(t *testing.T) {
 	cfg.Incidents.UpdateInterval = 300 * time.Millisecond
 	col := newCollector()
 	src := &chanSource{ch: make(chan event.Alert)}
-	start(t, cfg, Options{Sources: []stream.Source{src}, Written: col.written})
+	ready := make(chan struct{})
+	start(t, cfg, Options{Sources: []stream.Source{src}, Written: col.written, Ready: ready})
+	<-ready
 	a := alert("Read sensitive file untrusted", 1)
 	sent := time.Now()
 	src.ch <- a
