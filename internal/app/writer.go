@@ -31,6 +31,11 @@ const (
 	maxOpen        = 4096 // incidents folding at once; the oldest is closed first
 	maxSamples     = 10   // distinct values kept per differing field
 	maxSampleBytes = 256  // each kept value is cut to this
+
+	// trimEvery is how often the spool learns what is durable. Alerts
+	// written but not yet trimmed are reported again after a crash, so
+	// this bounds the duplicates a crash can cause.
+	trimEvery = 250 * time.Millisecond
 )
 
 // incident is one report that may still fold repeated alerts. Its report
@@ -300,7 +305,7 @@ func (w *writer) journalEntry(r *report.Report, path string) {
 // occurrences. Seqs are taken in order, so the lowest unwritten one bounds
 // what may go.
 func (w *writer) trim() {
-	if w.spool == nil || w.now().Sub(w.lastTrim) < time.Second {
+	if w.spool == nil || w.now().Sub(w.lastTrim) < trimEvery {
 		return
 	}
 	w.lastTrim = w.now()
