@@ -26,6 +26,14 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/stream"
 )
 
+// defaultConfig is where the package installs the configuration.
+const defaultConfig = "/etc/falco-reporter/falco-reporter.yaml"
+
+// configFlag adds the --config flag shared by the daemon's commands.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", defaultConfig, "configuration file")
+}
+
 func flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -54,7 +62,7 @@ func loadDaemon(path string, stderr io.Writer) (*config.Config, zerolog.Logger, 
 
 func cmdRun(args []string, stderr io.Writer) int {
 	fs := flags("run", stderr)
-	path := fs.String("config", "/etc/falco-reporter/falco-reporter.yaml", "configuration file")
+	path := configFlag(fs)
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -91,7 +99,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flags("check-config", stderr)
-	path := fs.String("config", "/etc/falco-reporter/falco-reporter.yaml", "configuration file")
+	path := configFlag(fs)
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -174,7 +182,7 @@ func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flags("ingest", stderr)
-	path := fs.String("config", "/etc/falco-reporter/falco-reporter.yaml", "configuration file")
+	path := configFlag(fs)
 	if fs.Parse(args) != nil {
 		return 2
 	}
