@@ -67,33 +67,57 @@ func writeEscaped(b *strings.Builder, r rune) {
 		b.WriteRune(r)
 		return
 	}
-	switch r {
-	case '\n':
+	switch {
+	case r == '\n':
 		b.WriteString(`\n`)
-	case '\r':
+	case r == '\r':
 		b.WriteString(`\r`)
-	case '\t':
+	case r == '\t':
 		b.WriteString(`\t`)
+	case r < 0x100:
+		fmt.Fprintf(b, `\x%02x`, r)
+	case r <= 0xffff:
+		fmt.Fprintf(b, `\u%04x`, r)
 	default:
-		if r < 0x100 {
-			fmt.Fprintf(b, `\x%02x`, r)
-		} else {
-			fmt.Fprintf(b, `\u%04x`, r)
-		}
+		// \u takes exactly four digits; a code point above U+FFFF
+		// (tag characters U+E0000 and up) written as \u%04x would read
+		// back as a different, visible character.
+		fmt.Fprintf(b, `\U%08x`, r)
 	}
 }
 
-// ShellQuote returns s as one shell word that bash and POSIX sh read back
-// as s. Words made only of safe characters are left bare; anything else is
-// single-quoted; a value with control or invisible characters uses bash's
-// $'...' form so that no raw control byte reaches a terminal.
+// ShellQuote returns s as one shell word that bash, dash, busybox sh and
+// zsh all read back as s; for a value ShellWord cannot write (see there)
+// it returns an empty quoted word. Callers that can leave a command out should use ShellWord.
 func ShellQuote(s string) string {
+	w, _ := ShellWord(s)
+	return w
+}
+
+// ShellWord returns s as one shell word that every POSIX shell (and bash and
+// zsh) reads back as exactly s, whether the command is pasted into a
+// terminal or run with /bin/sh -c:
+//
+//   - words of only safe characters are left bare;
+//   - printable text is single-quoted; a single quote inside is written
+//     as close-quote, backslash-quote, reopen;
+//   - text with control or invisible characters becomes
+//     "$(printf '%b' '...')", every such character written as \0ooo octal
+//     bytes, so that no raw control byte reaches a terminal and the reader
+//     sees where the characters are. ($'...' is not POSIX: dash reads it as
+//     a $ followed by a quoted string.)
+//
+// ok is false for a value no shell word can carry: one with a NUL byte, or
+// one that ends in a line break (command substitution drops trailing line
+// breaks). The returned word is then an empty quoted word. A bare word
+// never starts with "=" (zsh expands =cmd to a path) or "-".
+func ShellWord(s string) (word string, ok bool) {
 	if s == "" {
-		return "''"
+		return "''", true
 	}
 	plain, printable := true, true
 	for _, r := range s {
-		if NeedsEscape(r) || r == utf8.RuneError {
+		if NeedsEscape(r) {
 			printable = false
 		}
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./:,@%+=", r)) {
@@ -101,26 +125,28 @@ func ShellQuote(s string) string {
 		}
 	}
 	switch {
-	case plain && s[0] != '-':
-		return s
+	case plain && s[0] != '-' && s[0] != '=':
+		return s, true
 	case printable:
-		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'", true
+	case strings.ContainsRune(s, 0) || strings.HasSuffix(s, "\n"):
+		return "''", false
 	}
 	var b strings.Builder
-	b.WriteString("$'")
+	b.WriteString(`"$(printf '%b' '`)
+	var buf [utf8.UTFMax]byte
 	for _, r := range s {
-		switch {
-		case r == '\'' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case NeedsEscape(r):
-			writeEscaped(&b, r)
-		default:
-			b.WriteRune(r)
+		if r == '\'' || r == '\\' || NeedsEscape(r) {
+			n := utf8.EncodeRune(buf[:], r)
+			for _, c := range buf[:n] {
+				fmt.Fprintf(&b, `\0%03o`, c)
+			}
+			continue
 		}
+		b.WriteRune(r)
 	}
-	b.WriteByte('\'')
-	return b.String()
+	b.WriteString(`')"`)
+	return b.String(), true
 }
 
 // Slug returns a file-name-safe form of s: lower-case ASCII letters, digits

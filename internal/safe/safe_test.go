@@ -1,6 +1,7 @@
 package safe
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ func TestDisplay(t *testing.T) {
 		{"c1\u0085", `c1\x85`},
 		{"bad\xffutf8", "bad\uFFFDutf8"},
 		{"日本語", "日本語"},
+		{"tag\U000E0041", `tag\U000e0041`},
+		{"zwj\u200d", `zwj\u200d`},
 	}
 	for _, tt := range tests {
 		if got := Display(tt.in, 0); got != tt.want {
@@ -28,25 +31,53 @@ func TestDisplay(t *testing.T) {
 	}
 }
 
-// TestShellQuoteRoundTrip checks with a real bash that each quoted word
-// reads back as the original value.
-func TestShellQuoteRoundTrip(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	values := []string{"/etc/shadow", "", "-rf", "it's", `a"b$c`, "$(reboot)", "`id`", "a b\tc", "x\ny", "\x1b[31m", "back\\slash", "bidi\u202e", "日本", "*?[]", "a'b\x01c"}
-	for _, v := range values {
-		q := ShellQuote(v)
-		if strings.ContainsFunc(q, func(r rune) bool { return NeedsEscape(r) }) {
-			t.Errorf("ShellQuote(%q) = %q holds a raw control character", v, q)
-		}
-		out, err := exec.Command(bash, "-c", "printf %s "+q).Output()
+// shells are the shells a report's command may meet: pasted into bash or
+// zsh, or run by a machine with /bin/sh (dash on Debian, busybox sh in
+// small images).
+var shells = [][]string{{"bash", "-c"}, {"dash", "-c"}, {"zsh", "-c"}, {"busybox", "sh", "-c"}}
+
+// TestShellWordRoundTrip checks with every real shell that each quoted
+// word reads back as the original value and runs nothing.
+func TestShellWordRoundTrip(t *testing.T) {
+	values := []string{"/etc/shadow", "", "-rf", "=ls", "it's", `a"b$c`, "$(touch /tmp/pwned)", "`id`", "a b\tc",
+		"x\ny", "\x1b[31m", "back\\slash", "bidi\u202e", "日本", "*?[]", "a'b\x01c",
+		"/tmp/x\n';touch /tmp/p;#", "tag\U000E0041\U000E0042", "a[$(touch /tmp/p)]", "%s%n\\c\\0",
+		"\u2028line\u2029", "\x7fdel\u0085c1", "~root", "{a,b}", "!!"}
+	for _, sh := range shells {
+		path, err := exec.LookPath(sh[0])
 		if err != nil {
-			t.Fatalf("%q: %v", q, err)
+			if os.Getenv("FALCO_REPORTER_REQUIRE_SHELLS") != "" {
+				t.Fatalf("%s is not installed", sh[0])
+			}
+			t.Logf("skipping %s: not installed", sh[0])
+			continue
 		}
-		if string(out) != v {
-			t.Errorf("ShellQuote(%q) = %s reads back as %q", v, q, out)
+		for _, v := range values {
+			q, ok := ShellWord(v)
+			if !ok {
+				t.Fatalf("ShellWord(%q) refused a representable value", v)
+			}
+			if strings.ContainsFunc(q, NeedsEscape) {
+				t.Errorf("ShellWord(%q) = %q holds a raw control character", v, q)
+			}
+			args := append(append([]string{}, sh[1:]...), "printf %s "+q)
+			cmd := exec.Command(path, args...)
+			cmd.Dir = t.TempDir()
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s: %q: %v", sh[0], q, err)
+			}
+			if string(out) != v {
+				t.Errorf("%s: ShellWord(%q) = %s reads back as %q", sh[0], v, q, out)
+			}
+		}
+	}
+}
+
+func TestShellWordRefuses(t *testing.T) {
+	for _, v := range []string{"ends with a newline\n", "nul\x00inside", "\n"} {
+		if q, ok := ShellWord(v); ok {
+			t.Errorf("ShellWord(%q) = %s, want it refused", v, q)
 		}
 	}
 }
