@@ -3,6 +3,7 @@ package render
 import (
 	"strings"
 	"unicode"
+	"unicode/utf16"
 
 	"github.com/falco-reporter/falco-reporter/internal/safe"
 )
@@ -125,11 +126,18 @@ func jsonInvisible(b []byte) []byte {
 	}
 	var out strings.Builder
 	for _, r := range s {
-		if isInvisible(r) {
-			out.WriteString(`\u` + strings.ToLower(strings.TrimLeft(hex4(r), "")))
+		if !isInvisible(r) {
+			out.WriteRune(r)
 			continue
 		}
-		out.WriteRune(r)
+		// JSON's \u takes four hex digits: a code point above U+FFFF
+		// is written as its UTF-16 surrogate pair, as RFC 8259 says.
+		if r > 0xffff {
+			hi, lo := utf16.EncodeRune(r)
+			out.WriteString(`\u` + hex4(hi) + `\u` + hex4(lo))
+			continue
+		}
+		out.WriteString(`\u` + hex4(r))
 	}
 	return []byte(out.String())
 }

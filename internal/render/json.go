@@ -18,11 +18,11 @@ const MaxJSONValue = 64 << 10
 func JSON(r *report.Report) ([]byte, error) {
 	c := *r
 	c.Output = safe.Cap(c.Output, MaxJSONValue)
-	c.Rule, c.Hostname, c.Title = safe.Cap(c.Rule, MaxJSONValue), safe.Cap(c.Hostname, MaxJSONValue), safe.Cap(c.Title, MaxJSONValue)
+	c.Rule, c.Hostname = safe.Cap(c.Rule, MaxJSONValue), safe.Cap(c.Hostname, MaxJSONValue)
 	c.Tags = capAll(c.Tags, MaxJSONValue)
 	c.Facts = make([]report.Fact, len(r.Facts))
 	for i, f := range r.Facts {
-		c.Facts[i] = report.Fact{Label: safe.Cap(f.Label, MaxJSONValue), Value: safe.Cap(f.Value, MaxJSONValue)}
+		c.Facts[i] = report.Fact{Label: f.Label, Field: safe.Cap(f.Field, MaxJSONValue), Value: safe.Cap(f.Value, MaxJSONValue)}
 	}
 	if r.Fields != nil {
 		c.Fields = make(map[string]*string, len(r.Fields))

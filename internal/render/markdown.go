@@ -22,8 +22,8 @@ func Markdown(r *report.Report) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
-	w("# %s: %s on %s\n\n", text(r.Priority), code(r.Rule, false), code(r.Hostname, false))
-	w("**%s**\n\n", text(safe.Line(r.Title)))
+	w("# %s: %s%s\n\n", text(r.Priority), code(r.Rule, false), where(r))
+	w("**%s**\n\n", spans(r.Title))
 	seen := r.FirstSeen.String()
 	if r.Occurrences > 1 {
 		seen = fmt.Sprintf("%d times, first %s, last %s", r.Occurrences, seen, r.LastSeen.String())
@@ -35,7 +35,11 @@ func Markdown(r *report.Report) []byte {
 	if len(r.Facts) > 0 {
 		w("## Facts\n\n| | |\n|---|---|\n")
 		for _, f := range r.Facts {
-			w("| %s | %s |\n", prose(safe.Line(f.Label)), code(f.Value, true))
+			label := prose(safe.Line(f.Label))
+			if f.Label == "" {
+				label = code(f.Field, true)
+			}
+			w("| %s | %s |\n", label, code(f.Value, true))
 		}
 		b.WriteString("\n")
 	}
@@ -47,6 +51,13 @@ func Markdown(r *report.Report) []byte {
 			w("| %s | %s | %s |\n", text(t.ID), text(t.Name), text(t.Tactic))
 		}
 		b.WriteString("\n")
+	}
+	if len(r.Tags) > 0 {
+		tags := make([]string, len(r.Tags))
+		for i, t := range r.Tags {
+			tags[i] = code(t, false)
+		}
+		w("Falco's tags on the rule: %s\n\n", strings.Join(tags, " "))
 	}
 	if r.Description != "" {
 		w("Falco's description of the rule: %s\n\n", prose(r.Description))
@@ -89,8 +100,8 @@ func steps(b *strings.Builder, title string, list []report.Step, numbered bool) 
 		}
 		indent := strings.Repeat(" ", len(marker)+1)
 		fmt.Fprintf(b, "%s %s\n", marker, spans(s.Text))
-		if s.Changes != "" {
-			fmt.Fprintf(b, "\n%s*Changes:* %s\n", indent, prose(s.Changes))
+		if len(s.Changes) > 0 {
+			fmt.Fprintf(b, "\n%s*Changes:* %s\n", indent, spans(s.Changes))
 		}
 		if s.Command != "" {
 			b.WriteString("\n" + fenced("sh", s.Command, indent))
@@ -102,17 +113,36 @@ func steps(b *strings.Builder, title string, list []report.Step, numbered bool) 
 	}
 }
 
-// spans renders report text: prose escaped, alert values as code spans.
+// spans renders report text: prose escaped, alert values as code spans,
+// and text read back from a JSON report, where the two are no longer told
+// apart, escaped as fully as a value.
 func spans(t report.Text) string {
 	var b strings.Builder
 	for _, s := range t {
-		if s.Value {
+		switch {
+		case s.Value:
 			b.WriteString(code(s.S, false))
-		} else {
+		case s.Decoded:
+			b.WriteString(text(s.S))
+		default:
 			b.WriteString(prose(s.S))
 		}
 	}
 	return b.String()
+}
+
+// where ends the title line: the host for a syscall alert, or the Falco
+// that reported an alert of another source (a Kubernetes audit event or a
+// CloudTrail call did not happen "on" that host). Nothing when the alert
+// named no host.
+func where(r *report.Report) string {
+	switch {
+	case r.Hostname == "":
+		return ""
+	case r.Source == "syscall":
+		return " on " + code(r.Hostname, false)
+	}
+	return " (" + code(r.Source, false) + ", reported by Falco on " + code(r.Hostname, false) + ")"
 }
 
 // rawAlert re-creates the alert as Falco's JSON, every string capped.

@@ -31,7 +31,7 @@ type Report struct {
 	Occurrences int      `json:"occurrences"`
 	Handler     string   `json:"handler"`
 
-	Title       string `json:"title"`
+	Title       Text   `json:"title"`
 	Summary     Text   `json:"summary"`
 	Description string `json:"description,omitempty"` // the rule's own desc from Falco's rules file
 	Why         Text   `json:"why"`                   // what an attacker gains
@@ -50,16 +50,21 @@ type Report struct {
 	Fields map[string]*string `json:"fields"`
 }
 
-// Technique is one MITRE ATT&CK technique or tactic from the rule's tags.
+// Technique is one MITRE ATT&CK technique: its id, its name and the tactic
+// it serves in this rule.
 type Technique struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Tactic string `json:"tactic"`
 }
 
-// Fact is one labelled value shown in the facts table.
+// Fact is one labelled value shown in the facts table. A fact the generic
+// handler takes straight from the alert has no label of falco-reporter's
+// own: Field names it, and renderers show the field name as a value, since
+// an alert's field names are as untrusted as its values.
 type Fact struct {
-	Label string `json:"label"`
+	Label string `json:"label,omitempty"`
+	Field string `json:"field,omitempty"`
 	Value string `json:"value"`
 }
 
@@ -67,7 +72,7 @@ type Fact struct {
 type Step struct {
 	Text    Text   `json:"text"`
 	Command string `json:"command,omitempty"` // a shell command, values already quoted
-	Changes string `json:"changes,omitempty"` // for a response step that changes something: what it changes
+	Changes Text   `json:"changes,omitempty"` // for a response step that changes something: what it changes
 	Config  string `json:"config,omitempty"`  // a YAML snippet, e.g. a Falco rule exception
 }
 
@@ -76,9 +81,14 @@ type Step struct {
 type Text []Span
 
 // Span is a run of prose or, when Value is set, one alert value.
+//
+// Decoded is set on text read back from a JSON report, where prose and
+// values are no longer told apart: renderers then escape all of it as they
+// would a value.
 type Span struct {
-	S     string
-	Value bool
+	S       string
+	Value   bool
+	Decoded bool
 }
 
 // Plain returns t as one string.
@@ -96,13 +106,13 @@ func (t Text) String() string {
 // MarshalJSON encodes t as one string.
 func (t Text) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
 
-// UnmarshalJSON decodes a string into a single prose span.
+// UnmarshalJSON decodes a string into a single span marked Decoded.
 func (t *Text) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	*t = Plain(s)
+	*t = Text{{S: s, Decoded: true}}
 	return nil
 }
 
