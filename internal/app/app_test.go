@@ -285,7 +285,7 @@ func TestReload(t *testing.T) {
 			defer col.mu.Unlock()
 			for _, r := range col.reports {
 				if r.FirstSeen.Nanosecond() == i {
-					got = r.Title
+					got = r.Title.String()
 					return true
 				}
 			}
@@ -293,7 +293,7 @@ func TestReload(t *testing.T) {
 		})
 		return got
 	}
-	if got := title(); got != "My custom rule" {
+	if got := title(); got != "Falco rule My custom rule" {
 		t.Fatalf("before reload: title %q", got)
 	}
 	// A good playbook appears: reload picks it up.

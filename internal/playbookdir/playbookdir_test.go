@@ -33,10 +33,10 @@ func TestUserPlaybookOverridesBuiltin(t *testing.T) {
 	}
 	a := &event.Alert{Rule: "Terminal shell in container", Source: "syscall", Fields: event.Fields{"proc.name": event.Str("bash")}}
 	r, _ := table.Build(a)
-	if r.Title != "Our own title bash" {
+	if r.Title.String() != "Our own title bash" {
 		t.Errorf("title = %q", r.Title)
 	}
-	if r2, _ := base.Build(a); r2.Title == r.Title {
+	if r2, _ := base.Build(a); r2.Title.String() == r.Title.String() {
 		t.Error("the base table was changed")
 	}
 	if e, _ := table.Lookup("syscall", "Terminal shell in container"); e.Origin != filepath.Join(dir, "ours.yaml") {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,14 +23,30 @@ const (
 // and the step says so.
 const maxShellValue = 4096
 
+// pidVar is what ContainerPID puts in a command: the variable the step's
+// prologue sets to a process inside the container.
+const pidVar = `"$pid"`
+
 // Ctx is what a playbook template sees as ".": the alert, with methods that
-// show values safely. Methods never fail; a missing value shows as
-// "(unknown)" in prose, and makes a command step be left out.
+// show values safely. Methods never fail.
+//
+// In prose, a missing value shows as "(unknown)"; playbooks avoid that with
+// {{if .Has "field"}}. In a command, values are placed only by the Q family,
+// which quotes them as one shell word after checking them against what the
+// field can legally hold (a container id is hex, a pod name is a DNS name,
+// a PID is a number). A command that refers to a missing value is left out;
+// one whose value fails its check, or cannot be written as a shell word,
+// keeps its text and says why its command is not shown.
 type Ctx struct {
 	a         *event.Alert
-	missing   bool // a command referred to a field without a value
-	truncated bool // a command holds a value that had to be cut
+	missing   bool   // a command referred to a field without a value
+	truncated bool   // a command holds a value that had to be cut
+	bad       string // why a value in the command cannot be used; "" if none
+	needPID   bool   // the command uses ContainerPID
 }
+
+// reset clears what one command evaluation recorded.
+func (c *Ctx) reset() { c.missing, c.truncated, c.bad, c.needPID = false, false, "", false }
 
 // V returns the value of field for prose, shown as a value span.
 func (c *Ctx) V(field string) string {
@@ -75,41 +92,93 @@ func (c *Ctx) Contains(field, sub string) bool {
 }
 
 // Q returns the value of field as one shell word, for commands.
-func (c *Ctx) Q(field string) string {
-	s, ok := c.a.Fields.Get(field)
-	if !ok {
-		c.missing = true
-		return "''"
-	}
-	return c.quote(s)
-}
+func (c *Ctx) Q(field string) string { return c.quoteField(field, func(s string) string { return s }) }
 
 // QDir returns the directory part of the path in field as a shell word.
-func (c *Ctx) QDir(field string) string {
-	s, ok := c.a.Fields.Get(field)
-	if !ok {
-		c.missing = true
-		return "''"
-	}
-	return c.quote(path.Dir(s))
-}
+func (c *Ctx) QDir(field string) string { return c.quoteField(field, path.Dir) }
 
 // QBase returns the last element of the path in field as a shell word.
-func (c *Ctx) QBase(field string) string {
+func (c *Ctx) QBase(field string) string { return c.quoteField(field, path.Base) }
+
+func (c *Ctx) quoteField(field string, part func(string) string) string {
 	s, ok := c.a.Fields.Get(field)
 	if !ok {
 		c.missing = true
 		return "''"
 	}
-	return c.quote(path.Base(s))
+	if why := checkValue(field, s); why != "" {
+		c.refuse("the alert's " + field + " " + why)
+		return "''"
+	}
+	return c.quote(field, part(s))
 }
 
-func (c *Ctx) quote(s string) string {
+// refuse records the first reason a command cannot be shown.
+func (c *Ctx) refuse(why string) {
+	if c.bad == "" {
+		c.bad = why
+	}
+}
+
+func (c *Ctx) quote(what, s string) string {
 	if len(s) > maxShellValue {
 		c.truncated = true
 		s = strings.ToValidUTF8(s[:maxShellValue], "")
 	}
-	return safe.ShellQuote(s)
+	w, ok := safe.ShellWord(s)
+	if !ok {
+		c.refuse("the alert's " + what + " ends with a line break or holds a NUL byte, which no shell word can carry")
+	}
+	return w
+}
+
+// ContainerPID returns "$pid" for a command that must look at the container
+// through one of its processes (/proc/$pid/root, nsenter -t $pid). The step
+// is then given a prologue that finds a process inside the container's own
+// mount namespace, and a plain message instead of the command when none is
+// left.
+func (c *Ctx) ContainerPID() string {
+	id, ok := c.a.Fields.Get("container.id")
+	if !ok || c.a.IsHost() {
+		c.missing = true
+		return pidVar
+	}
+	if why := checkValue("container.id", id); why != "" {
+		c.refuse("the alert's container.id " + why)
+	}
+	c.needPID = true
+	return pidVar
+}
+
+// TTY returns the terminal of proc.tty as a name ps -t understands
+// ("pts/3"), for commands. Falco reports the terminal as the kernel's
+// device number (major << 8 | low 8 bits of the minor | high minor bits
+// << 12); only pseudo-terminals (major 136, minor = the pts number) are
+// named here.
+func (c *Ctx) TTY() string {
+	s, ok := c.a.Fields.Get("proc.tty")
+	n, err := strconv.ParseUint(s, 10, 32)
+	if !ok || err != nil || n == 0 {
+		c.missing = true
+		return "''"
+	}
+	major, minor := (n>>8)&0xfff, (n&0xff)|((n>>12)&0xfff00)
+	if major != 136 {
+		c.missing = true
+		return "''"
+	}
+	return "pts/" + strconv.FormatUint(minor, 10)
+}
+
+// TimeOf returns, for prose, the time held in a field of nanoseconds since
+// the epoch (proc.exe_ino.ctime, container.start_ts), in UTC.
+func (c *Ctx) TimeOf(field string) string {
+	s, ok := c.a.Fields.Get(field)
+	ns, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil || ns <= 0 {
+		return "(unknown)"
+	}
+	return valueStart + time.Unix(0, ns).UTC().Format(time.RFC3339) + valueEnd
 }
 
 // Container reports whether the alert came from a container.
@@ -122,7 +191,7 @@ func (c *Ctx) K8s() bool { return c.Has("k8s.pod.name") && c.Has("k8s.ns.name") 
 func (c *Ctx) Rule() string { return valueStart + safe.Line(c.a.Rule) + valueEnd }
 
 // QRule returns the rule name as a shell word.
-func (c *Ctx) QRule() string { return c.quote(c.a.Rule) }
+func (c *Ctx) QRule() string { return c.quote("rule name", c.a.Rule) }
 
 // Since returns, as a shell word for journalctl --since, a time one hour
 // before the alert.
@@ -133,7 +202,7 @@ func (c *Ctx) Since() string { return c.journalTime(-time.Hour) }
 func (c *Ctx) Until() string { return c.journalTime(time.Hour) }
 
 func (c *Ctx) journalTime(d time.Duration) string {
-	return safe.ShellQuote(c.a.Time.UTC().Add(d).Format("2006-01-02 15:04:05") + " UTC")
+	return "'" + c.a.Time.UTC().Add(d).Format("2006-01-02 15:04:05") + " UTC'"
 }
 
 // Time returns the alert's time, RFC 3339 in UTC.
@@ -164,7 +233,7 @@ func spans(s string) report.Text {
 	return out
 }
 
-// plain removes value markers, for titles and commands.
+// plain removes value markers, for commands.
 func plain(s string) string {
 	return markers.Replace(strings.TrimSpace(s))
 }

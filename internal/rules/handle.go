@@ -16,15 +16,15 @@ type Playbook struct {
 	Spec *PlaybookSpec
 
 	title, summary, why *template.Template
+	mitre               []report.Technique // curated in the playbook; nil: from the rule's tags
 	investigation       []step
 	falsePositives      []step
 	remediation         []step
 }
 
 type step struct {
-	text, cmd *template.Template
-	when      string
-	changes   string
+	text, cmd, changes *template.Template
+	when               string
 }
 
 // Handle builds the rule-specific part of a report.
@@ -32,11 +32,14 @@ func (p *Playbook) Handle(a *event.Alert) report.Report {
 	c := &Ctx{a: a}
 	r := report.Report{
 		Handler:     report.HandlerDedicated,
-		Title:       plain(exec(p.title, c)),
+		Title:       spans(exec(p.title, c)),
 		Summary:     spans(exec(p.summary, c)),
 		Why:         spans(exec(p.why, c)),
 		Description: strings.TrimSpace(p.Spec.Desc),
-		MITRE:       MITRE(tagsOr(a.Tags, p.Spec.Tags)),
+		MITRE:       p.mitre,
+	}
+	if r.MITRE == nil {
+		r.MITRE = MITRE(tagsOr(a.Tags, p.Spec.Tags))
 	}
 	for _, f := range p.Spec.Facts {
 		if v, ok := a.Fields.Get(f.Field); ok {
@@ -47,9 +50,7 @@ func (p *Playbook) Handle(a *event.Alert) report.Report {
 	r.Investigation = append(runSteps(p.investigation, c), commonInvestigation(a)...)
 	r.FalsePositives = append(commonFalsePositives(a), runSteps(p.falsePositives, c)...)
 	r.Remediation = append(preserveEvidence(a), runSteps(p.remediation, c)...)
-	if s, ok := exceptionStep(a, p.Spec.Exception); ok {
-		r.Remediation = append(r.Remediation, s)
-	}
+	r.Remediation = append(r.Remediation, exceptionSteps(a, p.Spec.Exception)...)
 	return r
 }
 
@@ -79,37 +80,67 @@ func exec(t *template.Template, c *Ctx) string {
 
 // runSteps evaluates steps for one alert. A step is left out when its
 // "when" does not hold, or when its command needs a value the alert lacks.
+// A step whose command holds a value that fails its field's check, or that
+// no shell word can carry, keeps its text and says why the command is not
+// shown: a wrong command is worse than none.
 func runSteps(steps []step, c *Ctx) []report.Step {
 	var out []report.Step
 	for _, s := range steps {
-		switch s.when {
-		case "container":
-			if !c.Container() {
-				continue
-			}
-		case "host":
-			if c.Container() {
-				continue
-			}
-		case "k8s":
-			if !c.K8s() {
-				continue
-			}
+		if !s.applies(c) {
+			continue
 		}
-		c.missing, c.truncated = false, false
-		st := report.Step{Text: spans(exec(s.text, c)), Changes: s.changes}
+		st := report.Step{Text: spans(exec(s.text, c)), Changes: spans(exec(s.changes, c))}
 		if s.cmd != nil {
-			st.Command = plain(exec(s.cmd, c))
-			if c.missing {
+			c.reset()
+			cmd := plain(exec(s.cmd, c))
+			switch {
+			case c.missing:
 				continue
-			}
-			if c.truncated {
-				st.Text = append(st.Text, report.Span{S: " (a value in this command was too long and has been cut; adjust it by hand)"})
+			case c.bad != "":
+				st.Text = append(st.Text, report.Span{S: " (The command for this step is not shown: " + c.bad + ".)"})
+			default:
+				if c.needPID {
+					cmd = inContainer(c, cmd)
+				}
+				st.Command = cmd
+				if c.truncated {
+					st.Text = append(st.Text, report.Span{S: " (A value in this command was too long and has been cut; adjust it by hand.)"})
+				}
 			}
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// applies reports whether a step's "when" holds for the alert.
+func (s step) applies(c *Ctx) bool {
+	switch s.when {
+	case "container":
+		return c.Container()
+	case "host":
+		return !c.Container()
+	case "k8s":
+		return c.K8s()
+	}
+	return true
+}
+
+// inContainer wraps a command that uses ContainerPID: it first finds a
+// process of the container inside the container's own mount namespace, and
+// says so plainly when none is left. The first process whose cgroup names
+// the container is not enough: on CRI-O and Podman the container's conmon
+// has the id in its cgroup too, lives in the host's mount namespace and
+// usually has the lower PID, so /proc/$pid/root would show the host.
+func inContainer(c *Ctx, cmd string) string {
+	id, _ := c.a.Fields.Get("container.id") // checked by ContainerPID
+	return "pid=$(grep -lF -- " + id + " /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | while read -r p; do " +
+		`[ "$(readlink "/proc/$p/ns/mnt")" != "$(readlink /proc/1/ns/mnt)" ] && { echo "$p"; break; }; done)` + "\n" +
+		`if [ -n "$pid" ]; then` + "\n" +
+		"  " + strings.ReplaceAll(cmd, "\n", "\n  ") + "\n" +
+		"else\n" +
+		"  echo 'No process of container " + id + " is running on this host: the container has stopped or runs elsewhere. Look at its image or a snapshot instead.' >&2\n" +
+		"fi"
 }
 
 // dryRun executes every template of p against a synthetic alert that has a
@@ -124,7 +155,7 @@ func dryRun(p *Playbook) error {
 	all := []*template.Template{p.title, p.summary, p.why}
 	for _, list := range [][]step{p.investigation, p.falsePositives, p.remediation} {
 		for _, s := range list {
-			all = append(all, s.text, s.cmd)
+			all = append(all, s.text, s.cmd, s.changes)
 		}
 	}
 	for _, t := range all {

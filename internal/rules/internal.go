@@ -18,7 +18,7 @@ func SyscallEventDrop(a *event.Alert) report.Report {
 	drops, evts := num(a, "n_drops"), num(a, "n_evts")
 	r := report.Report{
 		Handler: report.HandlerDedicated,
-		Title:   "Falco dropped " + strconv.FormatInt(drops, 10) + " system call events",
+		Title:   report.Plain("Falco dropped " + strconv.FormatInt(drops, 10) + " system call events"),
 		Summary: spans("Falco on this host could not keep up: the kernel's ring buffer was full and " + c.V("n_drops") +
 			" system call events were dropped (out of " + c.V("n_evts") + " counted in the same interval" + percent(drops, evts) +
 			"). Falco did not see them, so it could not alert on them. This is a report on Falco's health, not an attack by itself."),
@@ -40,12 +40,12 @@ func SyscallEventDrop(a *event.Alert) report.Report {
 	}
 	r.Investigation = []report.Step{
 		{Text: report.Plain("Check how often drops happen and whether they are growing: Falco logs its drop alerts (rate-limited by syscall_event_drops.rate and max_burst in falco.yaml), so a steady stream of these lines means sustained loss."),
-			Command: "journalctl -u falco --since " + c.Since() + " --until " + c.Until() + " -o cat | grep -F 'syscall event drop'"},
+			Command: "journalctl -t falco --since " + c.Since() + " --until " + c.Until() + " -o cat | grep -F 'syscall event drop'"},
 		{Text: report.Plain("Look at the breakdown above: n_drops_buffer_* count events lost because the buffer was full, by system call family; n_drops_scratch_map and n_drops_page_faults (n_drops_pf in older versions) point at the driver; n_drops_bug at a driver bug. A single family (e.g. open or connect) dominating suggests one noisy workload.")},
 		{Text: report.Plain("Find what was busy on the host at the time: CPU saturation or a process making huge numbers of system calls starves Falco."),
 			Command: "top -b -n 1 -o %CPU | head -n 20"},
-		{Text: report.Plain("Check Falco's own CPU and memory limits and its driver (modern_ebpf, ebpf or kmod), which decide how fast it can drain the buffer."),
-			Command: "systemctl status falco --no-pager; grep -nE 'kind:|buf_size_preset|cpus_for_each_buffer' /etc/falco/falco.yaml"},
+		{Text: report.Plain("Check Falco's driver (modern_ebpf, ebpf or kmod) and buffer settings, and its CPU and memory limits, which decide how fast it can drain the buffer. Falco's packaged units are named after the driver (falco-modern-bpf, falco-kmod, falco-bpf); the first command shows which one runs here."),
+			Command: "systemctl list-units --all --no-pager 'falco*'\ngrep -nE 'kind:|buf_size_preset|cpus_for_each_buffer' /etc/falco/falco.yaml"},
 		{Text: report.Plain("Look for security alerts in the same minutes: drops during an intrusion mean some of its steps went unseen, so treat the surrounding alerts as a partial picture.")},
 	}
 	r.FalsePositives = []report.Step{
@@ -53,9 +53,9 @@ func SyscallEventDrop(a *event.Alert) report.Report {
 	}
 	r.Remediation = []report.Step{
 		{Text: report.Plain("Give the ring buffer more room: raise engine.<kind>.buf_size_preset in /etc/falco/falco.yaml by one step (the default, 4, is 8 MiB per buffer; each step doubles it), then restart Falco."),
-			Changes: "Falco's per-CPU kernel buffers grow, using more locked memory."},
+			Changes: report.Plain("Falco's per-CPU kernel buffers grow, using more locked memory.")},
 		{Text: report.Plain("Reduce what Falco has to process: with base_syscalls.repair: true Falco only collects the system calls its loaded rules need; disabling rules you do not use helps as well."),
-			Changes: "The set of system calls Falco collects; rules that relied on a dropped system call stop matching."},
+			Changes: report.Plain("The set of system calls Falco collects; rules that relied on a dropped system call stop matching.")},
 		{Text: report.Plain("Make sure Falco is not CPU-starved: lift a too-tight CPU limit or CPUQuota on Falco, and find the workload that floods the host with system calls.")},
 	}
 	return r
@@ -92,10 +92,13 @@ func MetricsSnapshot(a *event.Alert) report.Report {
 	c := &Ctx{a: a}
 	r := report.Report{
 		Handler: report.HandlerDedicated,
-		Title:   "Falco metrics snapshot",
+		Title:   report.Plain("Falco metrics snapshot"),
 		Summary: spans("Falco " + c.First("falco.version") + " on this host published its periodic metrics snapshot (driver " + c.First("scap.engine_name") +
 			"). It is not a security alert; it tells whether Falco is healthy and seeing every event."),
 		Why: report.Plain("Falco can only alert on what it sees. Kernel-side drops (scap.n_drops) or output-queue drops (falco.outputs_queue_num_drops) mean some events were never evaluated or some alerts never delivered."),
+	}
+	if drops := num(a, "scap.n_drops") + num(a, "falco.outputs_queue_num_drops"); drops > 0 {
+		r.Title = report.Plain("Falco metrics snapshot: " + strconv.FormatInt(drops, 10) + " events or alerts lost")
 	}
 	for _, f := range []struct{ label, field string }{
 		{"Falco version", "falco.version"}, {"Driver", "scap.engine_name"}, {"Kernel", "falco.kernel_release"},
@@ -109,13 +112,33 @@ func MetricsSnapshot(a *event.Alert) report.Report {
 		}
 	}
 	r.Investigation = []report.Step{
-		{Text: spans("Check the drop counters: scap.n_drops is " + c.V("scap.n_drops") + " and falco.outputs_queue_num_drops is " + c.V("falco.outputs_queue_num_drops") + "; anything above 0 means lost events or alerts. Compare with earlier snapshots to see the trend.")},
+		{Text: spans(dropCounters(c))},
 		{Text: report.Plain("Snapshots are periodic (metrics.interval in falco.yaml). If you do not want one report per snapshot, set metrics.output_rule: false in falco.yaml and scrape Falco's Prometheus endpoint instead.")},
 	}
 	r.FalsePositives = []report.Step{{Text: report.Plain("This alert is expected whenever metrics.output_rule is enabled in falco.yaml.")}}
 	r.Remediation = []report.Step{
 		{Text: report.Plain("If drops are above zero, follow the guidance for the \"Falco internal: syscall event drop\" report: raise engine.<kind>.buf_size_preset, enable base_syscalls.repair, and make sure Falco is not CPU-starved."),
-			Changes: "Falco's configuration in /etc/falco/falco.yaml; it takes effect when Falco restarts."},
+			Changes: report.Plain("Falco's configuration in /etc/falco/falco.yaml; it takes effect when Falco restarts.")},
 	}
 	return r
+}
+
+// dropCounters describes the snapshot's drop counters: kernel drops as a
+// count and as the share of kernel events Falco reports in
+// scap.n_drops_perc, and alerts dropped from the output queue.
+func dropCounters(c *Ctx) string {
+	var b strings.Builder
+	b.WriteString("Check the drop counters, which count since the previous snapshot. ")
+	if c.Has("scap.n_drops") {
+		b.WriteString("The kernel dropped " + c.V("scap.n_drops") + " events")
+		if c.Has("scap.n_drops_perc") {
+			b.WriteString(" (" + c.V("scap.n_drops_perc") + " percent of the kernel's events)")
+		}
+		b.WriteString(" that Falco never evaluated. ")
+	}
+	if c.Has("falco.outputs_queue_num_drops") {
+		b.WriteString("Falco's output queue dropped " + c.V("falco.outputs_queue_num_drops") + " alerts that matched a rule but were never delivered. ")
+	}
+	b.WriteString("Anything above 0 means lost events or alerts; even a fraction of a percent is thousands of events on a busy host. Compare with earlier snapshots to see whether it is a spike or a trend.")
+	return b.String()
 }

@@ -39,6 +39,10 @@ type PlaybookSpec struct {
 	FalsePositives []StepSpec `yaml:"false_positives"`
 	Remediation    []StepSpec `yaml:"remediation"`
 	Exception      []string   `yaml:"exception"`
+	// MITRE lists the ATT&CK techniques this playbook's activity maps
+	// to, curated by its author: "T1003.008", or {id: T1053.003,
+	// tactic: Persistence} for a technique of several tactics.
+	MITRE []MitreSpec `yaml:"mitre"`
 
 	line int
 	file string
@@ -55,7 +59,7 @@ type StepSpec struct {
 	Text    src    `yaml:"text"`
 	Cmd     src    `yaml:"cmd"`
 	When    string `yaml:"when"`    // "", "container", "host" or "k8s"
-	Changes string `yaml:"changes"` // what a remediation command changes
+	Changes src    `yaml:"changes"` // what a remediation command changes
 }
 
 // src is a template's source with the line it starts on.
@@ -211,6 +215,15 @@ func compile(s *PlaybookSpec) (*Playbook, error) {
 		}
 		return tp
 	}
+	parseCmd := func(what string, t src) *template.Template {
+		tp := parseOne(what, t, false)
+		if tp != nil && err == nil {
+			if line, cerr := checkCommand(tp); cerr != nil {
+				err = s.errf(t.Line+line, "%s: %v", what, cerr)
+			}
+		}
+		return tp
+	}
 	pb.title = parseOne("title", s.Title, true)
 	pb.summary = parseOne("summary", s.Summary, true)
 	pb.why = parseOne("why", s.Why, true)
@@ -229,9 +242,9 @@ func compile(s *PlaybookSpec) (*Playbook, error) {
 			}
 			out = append(out, step{
 				text:    parseOne(fmt.Sprintf("%s step %d text", what, i+1), st.Text, true),
-				cmd:     parseOne(fmt.Sprintf("%s step %d cmd", what, i+1), st.Cmd, false),
+				cmd:     parseCmd(fmt.Sprintf("%s step %d cmd", what, i+1), st.Cmd),
+				changes: parseOne(fmt.Sprintf("%s step %d changes", what, i+1), st.Changes, false),
 				when:    st.When,
-				changes: strings.TrimSpace(st.Changes),
 			})
 		}
 		return out
@@ -254,7 +267,7 @@ func compile(s *PlaybookSpec) (*Playbook, error) {
 		}
 	}
 	for i, st := range s.Remediation {
-		if st.Cmd.S != "" && !ReadOnly(st.Cmd.S) && strings.TrimSpace(st.Changes) == "" {
+		if st.Cmd.S != "" && !ReadOnly(st.Cmd.S) && strings.TrimSpace(st.Changes.S) == "" {
 			return nil, s.errf(st.Cmd.Line, "remediation step %d changes something but does not say what (changes:)", i+1)
 		}
 	}
@@ -262,6 +275,15 @@ func compile(s *PlaybookSpec) (*Playbook, error) {
 		if st.Cmd.S != "" && !ReadOnly(st.Cmd.S) {
 			return nil, s.errf(st.Cmd.Line, "investigation step %d is not read-only: %q", i+1, st.Cmd.S)
 		}
+	}
+	if err := checkException(s); err != nil {
+		return nil, err
+	}
+	if pb.mitre, err = resolveMITRE(s); err != nil {
+		return nil, err
+	}
+	if err := checkProse(s, pb); err != nil {
+		return nil, err
 	}
 	if err := dryRun(pb); err != nil {
 		return nil, s.errf(0, "%v", err)

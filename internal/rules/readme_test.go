@@ -35,7 +35,7 @@ func TestREADMEPlaybookExample(t *testing.T) {
 		"fd.rip": event.Str("198.51.100.9"), "fd.rport": event.Str("3333"), "user.name": event.Str("www-data"), "container.id": event.Str("host"),
 	}}
 	r, err := table.Build(a)
-	if err != nil || r.Handler != "dedicated" || !strings.Contains(r.Title, "198.51.100.9") {
+	if err != nil || r.Handler != "dedicated" || !strings.Contains(r.Title.String(), "198.51.100.9") {
 		t.Errorf("report from the README example: %v %+v", err, r.Title)
 	}
 }

@@ -28,7 +28,7 @@ func TestRealAlerts(t *testing.T) {
 			if dedicated != (r.Handler == "dedicated") {
 				t.Errorf("handler %q, playbook present: %v", r.Handler, dedicated)
 			}
-			if r.Title == "" || len(r.Summary) == 0 || len(r.Investigation) == 0 || len(r.Remediation) == 0 {
+			if len(r.Title) == 0 || len(r.Summary) == 0 || len(r.Investigation) == 0 || len(r.Remediation) == 0 {
 				t.Errorf("empty section in %+v", r)
 			}
 			md := string(render.Markdown(&r))

@@ -3,7 +3,7 @@ package rules
 import (
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -211,23 +211,56 @@ func TestBuildRecoversFromPanickingHandler(t *testing.T) {
 	}
 }
 
-var techniqueID = regexp.MustCompile(`^T\d{4}`)
-
 func TestMITRE(t *testing.T) {
-	got := MITRE([]string{"maturity_stable", "host", "mitre_credential_access", "T1555", "mitre_persistence"})
-	if len(got) != 2 || got[0].ID != "T1555" || got[0].Name != "Credentials from Password Stores" || got[0].Tactic != "Credential Access" {
-		t.Fatalf("got %+v", got)
+	tests := []struct {
+		tags []string
+		want []report.Technique
+	}{
+		// A technique takes the tactic of the rule's mitre_* tag it
+		// belongs to; a tactic-only tag makes no row.
+		{[]string{"maturity_stable", "host", "mitre_credential_access", "T1555", "mitre_persistence"},
+			[]report.Technique{{ID: "T1555", Name: "Credentials from Password Stores", Tactic: "Credential Access"}}},
+		{[]string{"mitre_persistence", "T1053.003"},
+			[]report.Technique{{ID: "T1053.003", Name: "Scheduled Task/Job: Cron", Tactic: "Persistence"}}},
+		// Without a matching tactic tag, the technique's first tactic.
+		{[]string{"T1053.003"},
+			[]report.Technique{{ID: "T1053.003", Name: "Scheduled Task/Job: Cron", Tactic: "Execution"}}},
+		// Ids ATT&CK does not know make no row.
+		{[]string{"T9999", "TA0003", "mitre_discovery"}, []report.Technique{}},
 	}
-	if got[1].ID != "TA0003" || got[1].Name != "Persistence" {
-		t.Errorf("uncovered tactic: %+v", got[1])
+	for _, tt := range tests {
+		if got := MITRE(tt.tags); !slices.Equal(got, tt.want) {
+			t.Errorf("MITRE(%v) = %+v, want %+v", tt.tags, got, tt.want)
+		}
 	}
-	for _, rs := range falcoRules(t) {
-		for _, r := range rs {
-			for _, m := range MITRE(r.Tags) {
-				if techniqueID.MatchString(m.ID) && strings.Contains(m.Name, "not in") {
-					t.Errorf("rule %q: technique %s has no name", r.Rule, m.ID)
-				}
-			}
+}
+
+func TestPlaybookMITRE(t *testing.T) {
+	load := func(mitre string) error {
+		_, err := LoadPlaybooks("t.yaml", []byte(`playbooks:
+  - rule: R
+    fields: [proc.name, proc.pname]
+    mitre: `+mitre+`
+    title: t
+    summary: s
+    why: 'Scheduled tasks (T1053.003) persist.'
+    facts: [{label: P, field: proc.name}]
+    investigation: [{text: i}]
+    false_positives: [{text: f}]
+    remediation: [{text: r}]
+`))
+		return err
+	}
+	for mitre, want := range map[string]string{
+		`[{id: T1053.003, tactic: persistence}]`: "",
+		`[T1053.003]`:                            "serves several tactics",
+		`[{id: T1053.003, tactic: Discovery}]`:   "does not belong to tactic",
+		`[T1053.999]`:                            "is not an ATT&CK Enterprise",
+		`[T1003.008]`:                            "names ATT&CK T1053.003, which is not in the playbook's mitre list",
+	} {
+		err := load(mitre)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("mitre: %s: got %v, want %q", mitre, err, want)
 		}
 	}
 }

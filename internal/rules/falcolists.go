@@ -1,0 +1,50 @@
+package rules
+
+// falcoListNames are the lists defined by Falco's rules files (stable,
+// incubating, sandbox and the plugins' rules in testdata/falco-rules).
+// Falco's rule loader substitutes a list's items for any blank-delimited
+// word of a condition that names it, exception values included, so an
+// exception value must not contain these words. TestFalcoListNames keeps
+// this list in step with the rules files.
+var falcoListNames = []string{
+	"allowed_container_images_loading_kernel_module", "allowed_countries_list", "allowed_dev_files",
+	"allowed_inbound_source_domains", "allowed_inbound_source_ipaddrs",
+	"allowed_inbound_source_networks", "allowed_k8s_nodes", "allowed_k8s_users",
+	"allowed_kube_namespace_image_list", "allowed_namespaces", "approved_regions",
+	"bash_config_filenames", "bash_config_files", "bpf_profiled_binaries", "coreutils_binaries",
+	"cron_binaries", "csh_config_filenames", "csh_config_files", "data_remove_commands",
+	"db_server_binaries", "deb_binaries", "dev_creation_binaries", "dhcp_binaries", "docker_binaries",
+	"eks_allowed_k8s_users", "exclude_hidden_directories", "expected_udp_ports", "falco_containers",
+	"falco_no_driver_containers", "falco_privileged_images", "falco_sensitive_mount_images",
+	"full_admin_k8s_users", "gitlab_binaries", "grep_binaries", "hids_binaries", "http_miner_domains",
+	"http_proxy_binaries", "http_server_binaries", "https_miner_domains", "ibm_cloud_containers",
+	"ingress_remote_file_copy_binaries", "interpreted_binaries", "k8s_audit_hostipc_images",
+	"k8s_audit_hostnetwork_images", "k8s_audit_hostpid_images", "k8s_audit_privileged_images",
+	"k8s_audit_sensitive_mount_images", "k8s_audit_stages", "k8s_binaries", "k8s_client_binaries",
+	"k8s_image_list", "known_binaries_to_read_environment_variables_from_proc_files",
+	"known_decode_payload_containers", "known_drop_and_execute_containers", "known_istio_files",
+	"known_memfd_execution_binaries", "known_ptrace_binaries", "known_root_directories",
+	"known_root_files", "known_sa_list", "known_setuid_binaries", "known_shell_spawn_cmdlines",
+	"known_system_procs_network_activity_binaries", "l2tp_udp_ports", "log_directories", "log_files",
+	"login_binaries", "lxd_binaries", "mail_binaries", "mail_config_binaries", "mesos_shell_binaries",
+	"miner_binaries", "miner_domains", "miner_ports", "monitored_directories", "ms_oms_binaries",
+	"namespace_scope_network_only_subnet", "needrestart_binaries", "network_plugin_binaries",
+	"network_tool_binaries", "node_package_managers", "nomachine_binaries", "nosql_server_binaries",
+	"ntp_ports", "openscap_rpm_binaries", "openvpn_udp_ports", "package_mgmt_binaries",
+	"passwd_binaries", "plesk_binaries", "postgres_mgmt_binaries",
+	"protected_shell_spawning_binaries", "python_package_managers", "read_sensitive_file_binaries",
+	"read_sensitive_file_images", "recon_binaries", "redhat_io_images_privileged",
+	"remote_file_copy_binaries", "repository_directories", "repository_files", "rfc_1918_addresses",
+	"rpm_binaries", "run_as_root_image_list", "safe_etc_dirs", "sematext_images",
+	"sensitive_directory_names", "sensitive_file_names", "shadowutils_binaries", "shell_binaries",
+	"shell_config_directories", "shell_config_filenames", "shell_config_files", "shell_mgmt_binaries",
+	"ssh_binaries", "ssh_non_standard_ports", "sshkit_script_binaries", "ssl_mgmt_binaries",
+	"statsd_ports", "suspicious_web_children", "sysdigcloud_binaries", "test_connect_ports",
+	"trusted_images", "user_allowed_kube_namespace_image_list",
+	"user_known_change_thread_namespace_binaries", "user_known_chmod_applications",
+	"user_known_k8s_images", "user_known_k8s_ns_kube_system_images",
+	"user_known_packet_socket_binaries", "user_known_sa_list", "user_known_shell_spawn_binaries",
+	"user_known_userfaultfd_processes", "user_mgmt_binaries", "user_trusted_image_list",
+	"userexec_binaries", "veritas_binaries", "vertical_pod_autoscaler_users", "vpn_binaries",
+	"web_server_binaries", "zsh_config_filenames",
+}

@@ -1,0 +1,97 @@
+package rules
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// What a field can legally hold. A command places an alert value only
+// after it passes its field's check, so that a forged or corrupted value
+// cannot become something else: a pod name "--all" or
+// "--kubeconfig=/tmp/x" is not a DNS name and never reaches kubectl, a
+// "PID" of "1 2" never reaches ps. Fields without a check here are free
+// text; the playbook puts them after "--" (the shell harness test checks).
+var (
+	hexID       = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
+	dnsLabel    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	dnsSubdom   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	k8sName     = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9:._@-]*[A-Za-z0-9])?$`) // RBAC and other path-segment names (system:controller:x)
+	unsigned    = regexp.MustCompile(`^[0-9]{1,20}$`)
+	signedInt   = regexp.MustCompile(`^-?[0-9]{1,20}$`)
+	awsRegion   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
+	gcpProject  = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
+	githubRepo  = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38}/)?[A-Za-z0-9._][A-Za-z0-9._-]{0,99}$`)
+	githubOwner = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,38})$`)
+)
+
+type valueCheck struct {
+	ok   func(string) bool
+	want string // what the value should have been, for the report
+}
+
+func rx(re *regexp.Regexp, want string) valueCheck {
+	return valueCheck{ok: re.MatchString, want: want}
+}
+
+var (
+	checkUnsigned = rx(unsigned, "a non-negative integer")
+	checkIP       = valueCheck{ok: func(s string) bool { _, err := netip.ParseAddr(s); return err == nil }, want: "an IP address"}
+)
+
+// valueChecks maps field names to their check.
+var valueChecks = map[string]valueCheck{
+	"container.id": rx(hexID, "a container id (12 to 64 hexadecimal digits)"),
+	"k8s.ns.name":  valueCheck{ok: func(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }, want: "a Kubernetes namespace name (DNS label)"},
+	"k8s.pod.name": valueCheck{ok: func(s string) bool { return len(s) <= 253 && dnsSubdom.MatchString(s) }, want: "a Kubernetes pod name (DNS subdomain)"},
+
+	"ka.target.namespace":   valueCheck{ok: func(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }, want: "a Kubernetes namespace name (DNS label)"},
+	"ka.target.name":        valueCheck{ok: func(s string) bool { return len(s) <= 253 && k8sName.MatchString(s) }, want: "a Kubernetes object name"},
+	"ka.target.resource":    rx(regexp.MustCompile(`^[a-z][a-z0-9.-]{0,62}$`), "a Kubernetes resource type"),
+	"ka.target.subresource": rx(regexp.MustCompile(`^[a-z][a-z0-9.-]{0,62}$`), "a Kubernetes subresource"),
+	"ka.verb":               rx(regexp.MustCompile(`^[a-z]{1,32}$`), "a Kubernetes API verb"),
+
+	"ct.region":         rx(awsRegion, "an AWS region"),
+	"ct.user.accountid": rx(regexp.MustCompile(`^[0-9]{12}$`), "an AWS account id"),
+	"ct.name":           rx(regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`), "a CloudTrail event name"),
+	"ct.srcip":          checkIP,
+	"gcp.projectId":     rx(gcpProject, "a GCP project id"),
+	"gcp.callerIP":      checkIP,
+	"github.org":        rx(githubOwner, "a GitHub organisation name"),
+	"github.owner":      rx(githubOwner, "a GitHub account name"),
+	"github.repo.name":  rx(githubRepo, "a GitHub repository name"),
+	"github.user":       rx(githubOwner, "a GitHub user name"),
+	"okta.client.ip":    checkIP,
+
+	"user.loginuid": rx(signedInt, "a user id"),
+	"fd.rip":        checkIP,
+	"fd.lip":        checkIP,
+	"fd.sip":        checkIP,
+	"fd.cip":        checkIP,
+}
+
+// numericFields hold integers: PIDs, ports, ids, times and inode numbers.
+var numericFields = []string{
+	"proc.pid", "proc.ppid", "proc.vpid", "proc.pvpid", "proc.sid", "proc.vpgid", "proc.tty",
+	"thread.tid", "thread.vtid", "user.uid", "group.gid", "fd.num", "fd.ino", "fd.dev",
+	"fd.rport", "fd.lport", "fd.sport", "fd.cport", "evt.time", "evt.rawtime",
+	"proc.exe_ino", "proc.exe_ino.ctime", "proc.exe_ino.mtime", "container.start_ts",
+}
+
+func init() {
+	for _, f := range numericFields {
+		valueChecks[f] = checkUnsigned
+	}
+}
+
+// checkValue returns "" when s is a legal value of field, or why it is not.
+func checkValue(field, s string) string {
+	chk, ok := valueChecks[field]
+	if !ok && strings.HasPrefix(field, "proc.apid[") {
+		chk, ok = checkUnsigned, true
+	}
+	if !ok || chk.ok(s) {
+		return ""
+	}
+	return "is not " + chk.want
+}
