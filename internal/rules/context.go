@@ -67,6 +67,30 @@ func (c *Ctx) First(fields ...string) string {
 	return "(unknown)"
 }
 
+// VOr returns the value of field for prose, as V does, or fallback when
+// the alert has none: {{.VOr "proc.pname" "an unrecorded parent"}}.
+func (c *Ctx) VOr(field, fallback string) string {
+	if _, ok := c.a.Fields.Get(field); !ok {
+		return fallback
+	}
+	return c.V(field)
+}
+
+// Opt returns format with each %s replaced by the value of the next field,
+// shown as V does, when every one of fields has a value, and "" otherwise:
+// {{.Opt ", started by %s" "proc.pname"}} leaves the clause out when the
+// parent is unknown.
+func (c *Ctx) Opt(format string, fields ...string) string {
+	out := format
+	for _, f := range fields {
+		if _, ok := c.a.Fields.Get(f); !ok {
+			return ""
+		}
+		out = strings.Replace(out, "%s", c.V(f), 1)
+	}
+	return out
+}
+
 // Has reports whether field has a value.
 func (c *Ctx) Has(field string) bool {
 	_, ok := c.a.Fields.Get(field)
@@ -99,6 +123,43 @@ func (c *Ctx) QDir(field string) string { return c.quoteField(field, path.Dir) }
 
 // QBase returns the last element of the path in field as a shell word.
 func (c *Ctx) QBase(field string) string { return c.quoteField(field, path.Base) }
+
+// QTwin returns the path in field and, on a merged-/usr system, its twin
+// (/usr/bin/x and /bin/x), as shell words: Debian 12 and Ubuntu 22.04 and
+// later record /bin/bash as the package's file, so dpkg -S /usr/bin/bash
+// finds nothing. A path outside the merged directories is returned alone.
+func (c *Ctx) QTwin(field string) string {
+	w := c.Q(field)
+	if s, ok := c.a.Fields.Get(field); ok {
+		if t := usrTwin(s); t != "" {
+			w += " " + c.quote(field, t)
+		}
+	}
+	return w
+}
+
+// usrTwin returns the other name of p on a merged-/usr system, or "".
+func usrTwin(p string) string {
+	for _, d := range []string{"/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"} {
+		switch {
+		case strings.HasPrefix(p, "/usr"+d):
+			return strings.TrimPrefix(p, "/usr")
+		case strings.HasPrefix(p, d):
+			return "/usr" + p
+		}
+	}
+	return ""
+}
+
+// PkgOwner returns a command that names the package owning the path in
+// field (and its merged-/usr twin), with dpkg or rpm, whichever the host
+// has, and says so when it has neither.
+func (c *Ctx) PkgOwner(field string) string {
+	paths := c.QTwin(field)
+	return "if command -v dpkg >/dev/null 2>&1; then dpkg -S -- " + paths +
+		"; elif command -v rpm >/dev/null 2>&1; then rpm -qf -- " + paths +
+		"; else echo 'Neither dpkg nor rpm is installed: compare the file with the image or configuration management instead.' >&2; fi"
+}
 
 func (c *Ctx) quoteField(field string, part func(string) string) string {
 	s, ok := c.a.Fields.Get(field)

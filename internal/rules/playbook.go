@@ -324,17 +324,22 @@ func fieldRefs(t *template.Template) ([]string, error) {
 		case *parse.CommandNode:
 			// .Is, .HasPrefix and .Contains take a field, then a value;
 			// the other methods take only fields.
-			onlyFirst := false
+			// .Is, .HasPrefix, .Contains and .VOr take a field, then a
+			// value; .Opt takes a format, then fields; the other
+			// methods take only fields.
+			first, last := 1, len(n.Args)
 			if f, ok := n.Args[0].(*parse.FieldNode); ok && len(f.Ident) == 1 {
 				switch f.Ident[0] {
-				case "Is", "HasPrefix", "Contains":
-					onlyFirst = true
+				case "Is", "HasPrefix", "Contains", "VOr":
+					last = 2
+				case "Opt":
+					first = 2
 				}
 			}
 			for i, a := range n.Args {
 				switch a := a.(type) {
 				case *parse.StringNode:
-					if i > 0 && (!onlyFirst || i == 1) {
+					if i >= first && i < last {
 						refs = append(refs, a.Text)
 					}
 				case *parse.PipeNode:

@@ -91,6 +91,12 @@ func lintSteps(t *testing.T, pb *Playbook) {
 			t.Errorf("investigation step %d is not read-only: %s", i+1, st.Cmd.S)
 		}
 	}
+	if len(s.MITRE) == 0 {
+		t.Errorf("no curated mitre list: name the ATT&CK techniques this activity maps to")
+	}
+	if len(s.Exception) == 0 {
+		t.Errorf("no exception fields")
+	}
 	if len(s.Investigation) < 2 {
 		t.Errorf("only %d investigation steps", len(s.Investigation))
 	}
@@ -262,5 +268,50 @@ func TestPlaybookMITRE(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("mitre: %s: got %v, want %q", mitre, err, want)
 		}
+	}
+}
+
+func TestOptAndVOr(t *testing.T) {
+	a := &event.Alert{Fields: event.Fields{"proc.pname": event.Str("bash"), "proc.pcmdline": event.Value{Kind: event.Null}}}
+	c := &Ctx{a: a}
+	for _, tt := range []struct{ got, want string }{
+		{plain(c.Opt(", started by %s", "proc.pname")), ", started by bash"},
+		{plain(c.Opt(", started by %s (%s)", "proc.pname", "proc.pcmdline")), ""},
+		{plain(c.VOr("proc.pcmdline", "not recorded")), "not recorded"},
+		{plain(c.VOr("proc.pname", "x")), "bash"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	_, err := LoadPlaybooks("t.yaml", []byte(`playbooks:
+  - rule: R
+    fields: [proc.name]
+    title: '{{.Opt "by %s" "proc.pname"}}'
+    summary: s
+    why: w
+    facts: [{label: P, field: proc.name}]
+    investigation: [{text: i}]
+    false_positives: [{text: f}]
+    remediation: [{text: r}]
+`))
+	if err == nil || !strings.Contains(err.Error(), `"proc.pname"`) {
+		t.Errorf("a field in .Opt that is not among the rule's fields: %v", err)
+	}
+}
+
+func TestUsrTwinAndPkgOwner(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin/bash": "/bin/bash", "/bin/bash": "/usr/bin/bash", "/usr/sbin/sshd": "/sbin/sshd",
+		"/lib/x86_64-linux-gnu/libc.so.6": "/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/shadow": "", "/usr/local/bin/x": "",
+	} {
+		if got := usrTwin(in); got != want {
+			t.Errorf("usrTwin(%q) = %q, want %q", in, got, want)
+		}
+	}
+	c := &Ctx{a: &event.Alert{Fields: event.Fields{"fd.name": event.Str("/usr/bin/it's")}}}
+	want := `if command -v dpkg >/dev/null 2>&1; then dpkg -S -- '/usr/bin/it'\''s' '/bin/it'\''s'; elif command -v rpm >/dev/null 2>&1; then rpm -qf -- '/usr/bin/it'\''s' '/bin/it'\''s'; else echo 'Neither dpkg nor rpm is installed: compare the file with the image or configuration management instead.' >&2; fi`
+	if got := c.PkgOwner("fd.name"); got != want {
+		t.Errorf("PkgOwner:\n got %s\nwant %s", got, want)
 	}
 }
