@@ -193,6 +193,11 @@ func allVariants(t *testing.T) []variant {
 	var out []variant
 	for _, a := range samples(t) {
 		base := []variant{{name: "sample", alert: a}, {name: "host", alert: onHost(a)}, {name: "container", alert: inContainer(a)}}
+		if a.Source != event.SourceSyscall {
+			// A Kubernetes audit event or a CloudTrail call has no
+			// host or container of its own: only the sample, hostile.
+			base = []variant{{name: "sample", alert: a}, {name: "source", alert: clone(a)}}
+		}
 		for _, b := range base[1:] {
 			for _, h := range hostile(b.alert, false) {
 				h.name = b.name + "-" + h.name

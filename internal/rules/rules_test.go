@@ -33,6 +33,29 @@ func falcoRules(t *testing.T) map[string][]FalcoRule {
 	return out
 }
 
+// pluginRules reads the testdata copies of the rules files of Falco's
+// plugins (k8s_audit, aws_cloudtrail, gcp_auditlog, github, okta).
+func pluginRules(t *testing.T) map[string][]FalcoRule {
+	t.Helper()
+	files, err := filepath.Glob("testdata/falco-rules/plugins/*.yaml")
+	if err != nil || len(files) != 5 {
+		t.Fatalf("testdata plugin rules files: %v %v", files, err)
+	}
+	out := map[string][]FalcoRule{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := ParseFalcoRules(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = rs
+	}
+	return out
+}
+
 func TestEveryFalcoRuleHasADedicatedPlaybook(t *testing.T) {
 	table := Default()
 	want := map[string]int{"falco_rules.yaml": 25, "falco-incubating_rules.yaml": 31, "falco-sandbox_rules.yaml": 37}
@@ -49,15 +72,20 @@ func TestEveryFalcoRuleHasADedicatedPlaybook(t *testing.T) {
 }
 
 func TestPlaybooksMatchTheirRules(t *testing.T) {
-	byName := map[string]FalcoRule{}
+	byName := map[Key]FalcoRule{}
 	for _, rs := range falcoRules(t) {
 		for _, r := range rs {
-			byName[r.Rule] = r
+			byName[Key{r.Source, r.Rule}] = r
+		}
+	}
+	for _, rs := range pluginRules(t) {
+		for _, r := range rs {
+			byName[Key{r.Source, r.Rule}] = r
 		}
 	}
 	for _, pb := range builtinPlaybookList(t) {
 		t.Run(pb.Spec.Rule, func(t *testing.T) {
-			r, ok := byName[pb.Spec.Rule]
+			r, ok := byName[Key{pb.Spec.Source, pb.Spec.Rule}]
 			if !ok {
 				t.Fatalf("playbook for a rule that is not in Falco's rules files")
 			}
