@@ -343,3 +343,34 @@ func TestUsrTwinAndPkgOwner(t *testing.T) {
 		t.Errorf("PkgOwner:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestCommandTemplateChecks: in a command only the quoting methods place
+// values; anything else is refused at load, naming the file and line.
+func TestCommandTemplateChecks(t *testing.T) {
+	for cmd, want := range map[string]string{
+		`ls -l {{.Q "fd.name"}}`: "",
+		`ls -l -- {{.QDir "fd.name"}}{{if .Has "proc.pid"}} x{{end}}`: "",
+		`crictl inspect --template '{{"{{.info.pid}}"}}' x`:           "",
+		`ls -l {{.V "fd.name"}}`:                                      `t.yaml:9: playbook "R": investigation step 1 cmd: {{.V "fd.name"}} places a value in a command without quoting it`,
+		`ls {{.First "fd.name" "proc.name"}}`:                         "places a value in a command without quoting it",
+		`ls {{printf "%s" .}}`:                                        "places a value in a command without quoting it",
+		`ls {{if .V "fd.name"}}x{{end}}`:                              "a condition must use",
+		`ls {{.Q "fd.name" | printf "%s"}}`:                           "places a value in a command without quoting it",
+	} {
+		_, err := LoadPlaybooks("t.yaml", []byte(`playbooks:
+  - rule: R
+    fields: [fd.name, proc.name, proc.pid, proc.pname]
+    title: t
+    summary: s
+    why: w
+    facts: [{label: F, field: fd.name}]
+    investigation:
+      - {text: i, cmd: '`+strings.ReplaceAll(cmd, "'", "''")+`'}
+    false_positives: [{text: f}]
+    remediation: [{text: r}]
+`))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("cmd %s: got %v, want %q", cmd, err, want)
+		}
+	}
+}
