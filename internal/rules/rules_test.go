@@ -353,9 +353,9 @@ func TestCommandTemplateChecks(t *testing.T) {
 		`crictl inspect --template '{{"{{.info.pid}}"}}' x`:           "",
 		`ls -l {{.V "fd.name"}}`:                                      `t.yaml:9: playbook "R": investigation step 1 cmd: {{.V "fd.name"}} places a value in a command without quoting it`,
 		`ls {{.First "fd.name" "proc.name"}}`:                         "places a value in a command without quoting it",
-		`ls {{printf "%s" .}}`:                                        "places a value in a command without quoting it",
+		`ls {{printf "%s" .}}`:                                        "investigation step 1 cmd",
 		`ls {{if .V "fd.name"}}x{{end}}`:                              "a condition must use",
-		`ls {{.Q "fd.name" | printf "%s"}}`:                           "places a value in a command without quoting it",
+		`ls {{.Q "fd.name" | printf "%s"}}`:                           "investigation step 1 cmd",
 	} {
 		_, err := LoadPlaybooks("t.yaml", []byte(`playbooks:
   - rule: R
