@@ -37,14 +37,17 @@ import (
 // exceptionContext lists, per source, the fields that say in which context
 // an event happened: who or what started it, from where. An exception must
 // hold at least one of them. Fields written "proc.aname[" match any index.
+// For CloudTrail and Okta they are the principal and its client; the
+// source IP is not among them: it is where a call came from, part of what
+// happened, not who did it.
 var exceptionContext = map[string][]string{
 	event.SourceSyscall: {"proc.pname", "proc.pexepath", "proc.pcmdline", "proc.aname[", "proc.aexepath[",
 		"user.name", "user.loginuid", "user.loginname", "container.image.repository", "k8s.ns.name"},
 	event.SourceK8sAudit: {"ka.user.name", "ka.useragent", "ka.user.groups"},
-	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.useragent", "ct.srcip"},
+	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.originaluser", "ct.useragent"},
 	"gcp_auditlog":       {"gcp.user", "gcp.userAgent", "gcp.callerIP"},
 	"github":             {"github.user"},
-	"okta":               {"okta.actor.name", "okta.actor.id", "okta.client.ip"},
+	"okta":               {"okta.actor.name", "okta.actor.id", "okta.actor.alternateid", "okta.useragent.raw"},
 }
 
 // isContextField reports whether f pins the context of an event of source.

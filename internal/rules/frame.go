@@ -68,16 +68,20 @@ var frames = map[string]frame{
 		needle:    []string{"ka.user.name"},
 	},
 	"aws_cloudtrail": {
+		// ct.user is the IAM user's name, or the role's name for an
+		// assumed role; ct.originaluser is then the session's name.
 		facts: []labelled{
-			{"Principal", "ct.user"}, {"Principal ARN", "ct.user.arn"}, {"Account", "ct.user.accountid"},
-			{"Event", "ct.name"}, {"Event source", "ct.src"}, {"Region", "ct.region"},
-			{"Source IP", "ct.srcip"}, {"User agent", "ct.useragent"}, {"Error", "ct.error"}, {"Event id", "ct.id"},
+			{"Principal", "ct.user"}, {"Session or user name", "ct.originaluser"}, {"Principal ARN", "ct.user.arn"},
+			{"Principal id", "ct.user.principalid"}, {"Identity type", "ct.user.identitytype"},
+			{"Account", "ct.user.accountid"}, {"Event", "ct.name"}, {"Event source", "ct.src"}, {"Region", "ct.region"},
+			{"Source IP", "ct.srcip"}, {"User agent", "ct.useragent"}, {"Error", "ct.error"},
+			{"Error message", "ct.errormessage"}, {"Event id", "ct.id"},
 		},
 		where:     func(c *Ctx) string { return "the AWS control plane (CloudTrail)" },
 		actor:     "ct.user",
 		action:    "ct.name",
 		exception: []string{"ct.name", "ct.user"},
-		needle:    []string{"ct.user"},
+		needle:    []string{"ct.user.arn", "ct.user"},
 	},
 	"gcp_auditlog": {
 		facts: []labelled{
@@ -104,16 +108,23 @@ var frames = map[string]frame{
 		needle:    []string{"github.user", "github.repo.name"},
 	},
 	"okta": {
+		// okta.actor.name and okta.target.user.name are display names,
+		// which are not unique; the ids and alternate ids (logins) are.
 		facts: []labelled{
-			{"Actor", "okta.actor.name"}, {"Actor id", "okta.actor.id"}, {"Event type", "okta.evt.type"},
-			{"Target user", "okta.target.user.name"}, {"Client IP", "okta.client.ip"},
-			{"Country", "okta.client.geo.country"}, {"Outcome", "okta.result"}, {"Reason", "okta.reason"},
+			{"Actor", "okta.actor.name"}, {"Actor login", "okta.actor.alternateid"}, {"Actor id", "okta.actor.id"},
+			{"Event type", "okta.evt.type"}, {"Message", "okta.message"},
+			{"Target user", "okta.target.user.name"}, {"Target user login", "okta.target.user.alternateid"},
+			{"Target user id", "okta.target.user.id"}, {"Target group", "okta.target.group.name"},
+			{"Target app", "okta.target.app.alternateid"}, {"Client IP", "okta.client.ip"},
+			{"Country", "okta.client.geo.country"}, {"User agent", "okta.useragent.raw"},
+			{"Outcome", "okta.result"}, {"Reason", "okta.reason"}, {"Session id", "okta.authentication.sessionid"},
+			{"Organisation", "okta.org"},
 		},
 		where:     func(c *Ctx) string { return "Okta (System Log)" },
 		actor:     "okta.actor.name",
 		action:    "okta.evt.type",
 		exception: []string{"okta.evt.type", "okta.actor.name"},
-		needle:    []string{"okta.actor.name"},
+		needle:    []string{"okta.actor.id", "okta.actor.name"},
 	},
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"github.com/falco-reporter/falco-reporter/internal/safe"
 )
 
 // What a field can legally hold. A command places an alert value only
@@ -23,6 +25,10 @@ var (
 	gcpProject  = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
 	githubRepo  = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38}/)?[A-Za-z0-9._][A-Za-z0-9._-]{0,99}$`)
 	githubOwner = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,38})$`)
+	iamName     = regexp.MustCompile(`^[A-Za-z0-9+=.@_][A-Za-z0-9+=.@_-]{0,63}$`)
+	s3Bucket    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	oktaID      = regexp.MustCompile(`^[0-9A-Za-z]{20}$`)
+	oktaName    = regexp.MustCompile(`^[^"\\\x00-\x1f\x7f]{1,255}$`)
 )
 
 type valueCheck struct {
@@ -37,6 +43,7 @@ func rx(re *regexp.Regexp, want string) valueCheck {
 var (
 	checkUnsigned = rx(unsigned, "a non-negative integer")
 	checkIP       = valueCheck{ok: func(s string) bool { _, err := netip.ParseAddr(s); return err == nil }, want: "an IP address"}
+	checkOktaName = valueCheck{ok: func(s string) bool { return oktaName.MatchString(s) && !strings.ContainsFunc(s, safe.NeedsEscape) }, want: "an Okta name without quotes, backslashes or control characters"}
 )
 
 // valueChecks maps field names to their check.
@@ -61,7 +68,39 @@ var valueChecks = map[string]valueCheck{
 	"github.owner":      rx(githubOwner, "a GitHub account name"),
 	"github.repo.name":  rx(githubRepo, "a GitHub repository name"),
 	"github.user":       rx(githubOwner, "a GitHub user name"),
-	"okta.client.ip":    checkIP,
+
+	// CloudTrail (the cloudtrail plugin's fields). A principal or
+	// resource name is placed in aws CLI options and in the CLI's
+	// shorthand syntax (AttributeKey=Username,AttributeValue=NAME), where
+	// a comma would start another value: the checks follow AWS's naming
+	// rules, less the comma, and never let a value start with "-".
+	"ct.user":                   rx(iamName, "an IAM user or role name"),
+	"ct.originaluser":           rx(iamName, "an IAM user or session name"),
+	"ct.user.arn":               rx(regexp.MustCompile(`^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[A-Za-z0-9+=.@_/:-]{1,512}$`), "an IAM or STS ARN"),
+	"ct.user.principalid":       rx(regexp.MustCompile(`^[A-Z0-9]{12,128}(:[A-Za-z0-9+=.@_-]{1,64})?$`), "an AWS principal id"),
+	"ct.request.username":       rx(iamName, "an IAM user name"),
+	"ct.request.groupname":      rx(regexp.MustCompile(`^[A-Za-z0-9+=.@_][A-Za-z0-9+=.@_-]{0,127}$`), "an IAM group name"),
+	"ct.request.name":           rx(regexp.MustCompile(`^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:trail/)?[A-Za-z0-9][A-Za-z0-9._-]{2,127}$`), "a CloudTrail trail name or ARN"),
+	"ct.request.functionname":   rx(regexp.MustCompile(`^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:)?[A-Za-z0-9_][A-Za-z0-9_-]{0,63}(:[A-Za-z0-9$_-]{1,128})?$`), "a Lambda function name or ARN"),
+	"ct.request.cluster":        rx(regexp.MustCompile(`^(arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/)?[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$`), "an ECS cluster name or ARN"),
+	"ct.request.servicename":    rx(regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$`), "an ECS service name"),
+	"ct.request.taskdefinition": rx(regexp.MustCompile(`^(arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/)?[A-Za-z0-9_][A-Za-z0-9_-]{0,254}(:[0-9]{1,10})?$`), "an ECS task definition"),
+	"ct.response.reservationid": rx(regexp.MustCompile(`^r-[0-9a-f]{8,17}$`), "an EC2 reservation id"),
+	"ct.response.subnetid":      rx(regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`), "an EC2 subnet id"),
+	"s3.bucket":                 valueCheck{ok: func(s string) bool { return len(s) <= 63 && s3Bucket.MatchString(s) }, want: "an S3 bucket name"},
+	// The instance id in the rule "Run Instances in Non-approved Region".
+	"json.value[/responseElements/instancesSet/items/0/instanceId]": rx(regexp.MustCompile(`^i-[0-9a-f]{8,17}$`), "an EC2 instance id"),
+
+	// Okta (the okta plugin's fields). Names are placed inside a System
+	// Log filter string (actor.displayName eq "NAME"): a quote or a
+	// backslash would end or escape that string.
+	"okta.client.ip":              checkIP,
+	"okta.actor.name":             checkOktaName,
+	"okta.target.user.name":       checkOktaName,
+	"okta.target.group.name":      checkOktaName,
+	"okta.target.app.alternateid": checkOktaName,
+	"okta.actor.id":               rx(oktaID, "an Okta object id"),
+	"okta.target.user.id":         rx(oktaID, "an Okta object id"),
 
 	"user.loginuid": rx(signedInt, "a user id"),
 	"fd.rip":        checkIP,
