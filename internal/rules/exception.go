@@ -39,12 +39,13 @@ import (
 // hold at least one of them. Fields written "proc.aname[" match any index.
 // For CloudTrail and Okta they are the principal and its client; the
 // source IP is not among them: it is where a call came from, part of what
-// happened, not who did it.
+// happened, not who did it. The cloudtrail plugin's evt.plugininfo ("USER
+// via IP -> EVENT") names the principal too.
 var exceptionContext = map[string][]string{
 	event.SourceSyscall: {"proc.pname", "proc.pexepath", "proc.pcmdline", "proc.aname[", "proc.aexepath[",
 		"user.name", "user.loginuid", "user.loginname", "container.image.repository", "k8s.ns.name"},
 	event.SourceK8sAudit: {"ka.user.name", "ka.useragent", "ka.user.groups"},
-	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.originaluser", "ct.useragent"},
+	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.originaluser", "ct.useragent", "evt.plugininfo"},
 	"gcp_auditlog":       {"gcp.user", "gcp.userAgent", "gcp.callerIP"},
 	"github":             {"github.user"},
 	"okta":               {"okta.actor.name", "okta.actor.id", "okta.actor.alternateid", "okta.useragent.raw"},

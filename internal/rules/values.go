@@ -74,6 +74,7 @@ var valueChecks = map[string]valueCheck{
 	// shorthand syntax (AttributeKey=Username,AttributeValue=NAME), where
 	// a comma would start another value: the checks follow AWS's naming
 	// rules, less the comma, and never let a value start with "-".
+	"ct.id":                     rx(regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`), "a CloudTrail event id"),
 	"ct.user":                   rx(iamName, "an IAM user or role name"),
 	"ct.originaluser":           rx(iamName, "an IAM user or session name"),
 	"ct.user.arn":               rx(regexp.MustCompile(`^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[A-Za-z0-9+=.@_/:-]{1,512}$`), "an IAM or STS ARN"),
