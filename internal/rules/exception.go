@@ -174,8 +174,11 @@ func exceptionSteps(a *event.Alert, fields []string) []report.Step {
 			what++
 		}
 	}
-	if why := falcoValue(a.Rule); why != "" {
-		return []report.Step{{Text: report.Plain("No Falco exception is suggested: the rule's name " + why + ", so an exception naming it could not be written safely.")}}
+	if strings.IndexFunc(a.Rule, func(r rune) bool { return safe.NeedsEscape(r) || r == unicode.ReplacementChar }) >= 0 || len(a.Rule) > 512 {
+		// The rule's name is only a YAML key, never part of the
+		// condition; but a name with control characters is not one
+		// Falco's own rules use, and would not paste as typed.
+		return []report.Step{{Text: report.Plain("No Falco exception is suggested: the rule's name holds control or invisible characters, or is too long, so an exception naming it could not be written safely.")}}
 	}
 	if ctx == 0 || what == 0 {
 		return []report.Step{{Text: report.Plain("No Falco exception is suggested for this alert: " + strings.Join(left, "; ") +

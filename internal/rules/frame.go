@@ -135,7 +135,7 @@ func appendFacts(facts []report.Fact, a *event.Alert, shown []FactSpec) []report
 			continue
 		}
 		if v, ok := a.Fields.Get(l.field); ok {
-			facts = append(facts, report.Fact{Label: l.label, Value: v})
+			facts = append(facts, report.Fact{Label: l.label, Value: factValue(l.field, v)})
 		}
 	}
 	if fr.where != nil {
@@ -211,4 +211,19 @@ func shellWord(s string) (string, bool) {
 		s = strings.ToValidUTF8(s[:maxShellValue], "")
 	}
 	return safe.ShellWord(s)
+}
+
+// factValue shows a value as an engineer reads it where Falco sends a
+// number: proc.tty is the terminal's device number, shown with its name.
+func factValue(field, v string) string {
+	if field != "proc.tty" {
+		return v
+	}
+	if v == "0" {
+		return "none (0)"
+	}
+	if name := (&Ctx{a: &event.Alert{Fields: event.Fields{"proc.tty": event.Str(v)}}}).TTY(); name != "''" {
+		return name + " (device " + v + ")"
+	}
+	return v
 }

@@ -18,10 +18,10 @@ import (
 
 // Every command of every report, rendered from realistic and hostile
 // alerts, is checked here:
-//   - it parses in bash and in dash, and shellcheck finds nothing but the
-//     checks listed in shellcheckExcluded;
+//   - shellcheck finds nothing but the checks listed in shellcheckExcluded;
 //   - run in bash and in dash with every program replaced by a stub that
-//     records its arguments, each hostile value arrives whole, as one
+//     records its arguments, it parses (no syntax error), each hostile
+//     value arrives whole, as one
 //     argument (or inside one), no program runs that the command does not
 //     name, a value that looks like an option comes after "--" or as the
 //     argument of an option, and no investigation command calls a program
@@ -37,17 +37,15 @@ var shellcheckExcluded = map[string]string{
 	"SC1003": "a value that holds a backslash before a quote is quoted correctly; the note is a guess about hand-written quoting",
 }
 
-func TestCommandsParseAndPassShellcheck(t *testing.T) {
-	bash, dash, sc := need(t, "bash"), need(t, "dash"), need(t, "shellcheck")
+// TestCommandsPassShellcheck lints every distinct command of every variant
+// with shellcheck as POSIX sh. (That each parses in bash and dash is checked
+// by TestCommandsCannotBeInjected, which runs them all in both.)
+func TestCommandsPassShellcheck(t *testing.T) {
+	sc := need(t, "shellcheck")
 	cmds := uniqueCommands(t)
 	dir := t.TempDir()
 	var files []string
 	for i, c := range cmds {
-		for _, sh := range []string{bash, dash} {
-			if out, err := exec.Command(sh, "-n", "-c", c.cmd).CombinedOutput(); err != nil {
-				t.Errorf("%s: %s -n: %v\n%s\n%s", c.where, filepath.Base(sh), err, out, c.cmd)
-			}
-		}
 		f := filepath.Join(dir, fmt.Sprintf("%05d.sh", i))
 		if err := os.WriteFile(f, []byte("#!/bin/sh\n"+c.cmd+"\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -67,9 +65,15 @@ func TestCommandsParseAndPassShellcheck(t *testing.T) {
 			if line == "" {
 				continue
 			}
+			// "DIR/00042.sh:2:5: warning: ..." (the message itself may
+			// hold slashes and colons).
+			name, msg, _ := strings.Cut(strings.TrimPrefix(line, dir+"/"), ":")
 			var n int
-			fmt.Sscanf(filepath.Base(line), "%05d", &n)
-			t.Errorf("%s: shellcheck: %s\n%s", cmds[n].where, line[strings.Index(line, ":")+1:], cmds[n].cmd)
+			if _, err := fmt.Sscanf(name, "%05d.sh", &n); err != nil || n >= len(cmds) {
+				t.Errorf("shellcheck: %s", line)
+				continue
+			}
+			t.Errorf("%s: shellcheck: %s\n%s", cmds[n].where, msg, cmds[n].cmd)
 		}
 	}
 }
@@ -199,6 +203,12 @@ var optionArgs = map[string][]string{
 	"stat":       {"-c", "--format"},
 	"date":       {"-d"},
 	"ss":         {"-o"},
+	"ssh-keygen": {"-f", "-F", "-l"},
+	"crontab":    {"-u"},
+	"conntrack":  {"-p", "-s", "-d"},
+	"getent":     {},
+	"sudo":       {"-u", "-l", "-U"},
+	"ls":         {},
 }
 
 // checkCalls applies the stub test's rules to the calls of one command.
@@ -240,6 +250,10 @@ func checkCalls(t *testing.T, c command, v variant, calls []call, named []string
 	}
 }
 
+// syntaxError matches what bash and dash print for a command they cannot
+// parse.
+var syntaxError = regexp.MustCompile(`(?i)syntax error|unexpected (EOF|end of file)|unterminated|bad substitution`)
+
 var markerRe = regexp.MustCompile(`pwn[0-9]+x[0-9]+z`)
 
 func markerOf(val string) string { return markerRe.FindString(val) }
@@ -257,9 +271,6 @@ func TestCommandsCannotBeInjected(t *testing.T) {
 	var jobs []job
 	done := map[string]bool{}
 	for _, v := range vs {
-		if !strings.Contains(v.name, "hostile") {
-			continue
-		}
 		for _, c := range commands(v) {
 			if done[c.cmd] {
 				continue // the same command from another variant: the same values
@@ -298,7 +309,7 @@ func TestCommandsCannotBeInjected(t *testing.T) {
 					calls, out := runStubbed(t, sh, stubDir, j.c.cmd)
 					mu.Lock()
 					checkCalls(t, j.c, j.v, calls, j.named)
-					if strings.Contains(out, "Syntax error") || strings.Contains(out, "syntax error") {
+					if syntaxError.MatchString(out) {
 						t.Errorf("%s: %s: %s\n%s", j.c.where, filepath.Base(sh), out, j.c.cmd)
 					}
 					mu.Unlock()
