@@ -266,6 +266,16 @@ func (c *Ctx) journalTime(d time.Duration) string {
 	return "'" + c.a.Time.UTC().Add(d).Format("2006-01-02 15:04:05") + " UTC'"
 }
 
+// SinceRFC and UntilRFC return an hour before and after the alert, RFC 3339
+// in UTC, as one shell word (for kubectl, aws, gcloud, gh and jq filters).
+func (c *Ctx) SinceRFC() string { return c.a.Time.UTC().Add(-time.Hour).Format(time.RFC3339) }
+
+// UntilRFC: see SinceRFC.
+func (c *Ctx) UntilRFC() string { return c.a.Time.UTC().Add(time.Hour).Format(time.RFC3339) }
+
+// Date returns the day of the alert, YYYY-MM-DD in UTC.
+func (c *Ctx) Date() string { return c.a.Time.UTC().Format("2006-01-02") }
+
 // Time returns the alert's time, RFC 3339 in UTC.
 func (c *Ctx) Time() string { return c.a.Time.UTC().Format(time.RFC3339Nano) }
 

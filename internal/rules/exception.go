@@ -47,6 +47,10 @@ var exceptionContext = map[string][]string{
 	"okta":               {"okta.actor.name", "okta.actor.id", "okta.client.ip"},
 }
 
+// IsContextField reports whether f pins the context of an event of
+// source: who or what started it, from where.
+func IsContextField(source, f string) bool { return isContextField(source, f) }
+
 // isContextField reports whether f pins the context of an event of source.
 func isContextField(source, f string) bool {
 	for _, c := range exceptionContext[source] {
@@ -76,6 +80,25 @@ func checkException(s *PlaybookSpec) error {
 			s.Exception, strings.Join(exceptionContext[s.Source], ", "))
 	}
 	return nil
+}
+
+// listFields are fields whose values are lists. Falco compares a list
+// field only with in, intersects or exists: an "=" exception on one stops
+// Falco from loading its rules. (A list arrives as a JSON array, which the
+// alert marks as such; this catches a forged string value too.)
+var listFields = map[string]bool{
+	"ka.user.groups": true, "ka.req.binding.subjects": true, "ka.req.pod.containers.image": true,
+	"ka.req.pod.initContainers.image": true, "ka.req.pod.ephemeralContainers.image": true,
+	"ka.req.pod.containers.privileged": true, "ka.req.pod.containers.host_port": true,
+	"ka.req.pod.volumes.hostpath": true, "ka.req.pod.containers.add_capabilities": true,
+	"ka.req.role.rules": true, "ka.req.role.rules.verbs": true, "ka.req.role.rules.resources": true,
+	"ka.req.service.ports": true, "ka.sourceips": true, "ka.req.pod.volumes.volume_type": true,
+	"ka.req.pod.containers.image.repository": true, "ka.req.pod.run_as_user": true,
+	"ka.req.pod.containers.run_as_user": true, "ka.req.pod.containers.eff_run_as_user": true,
+	"ka.req.pod.containers.read_only_fs": true, "ka.req.pod.containers.allow_privilege_escalation": true,
+	"ka.req.pod.containers.proc_mount": true, "ka.req.pod.containers.eff_run_as_group": true,
+	"ka.req.pod.containers.run_as_group": true, "ka.req.pod.supplemental_groups": true,
+	"ka.req.pod.fs_group": true, "ka.req.pod.containers.add_capabilities.1": true,
 }
 
 // identLike matches words that follow Falco's naming of lists
@@ -163,6 +186,10 @@ func exceptionSteps(a *event.Alert, fields []string) []report.Step {
 			left = append(left, f+" is not in the alert")
 			continue
 		}
+		if a.Fields[f].Kind == event.JSON || listFields[f] {
+			left = append(left, f+" holds a list, which Falco compares only with in or intersects")
+			continue
+		}
 		if why := falcoValue(v); why != "" {
 			left = append(left, f+" "+why)
 			continue
@@ -181,8 +208,12 @@ func exceptionSteps(a *event.Alert, fields []string) []report.Step {
 		return []report.Step{{Text: report.Plain("No Falco exception is suggested: the rule's name holds control or invisible characters, or is too long, so an exception naming it could not be written safely.")}}
 	}
 	if ctx == 0 || what == 0 {
+		who := "the program, what it touched and the parent, user or image that make it legitimate"
+		if a.Source != event.SourceSyscall {
+			who = "what was done and the principal, client or address that make it legitimate"
+		}
 		return []report.Step{{Text: report.Plain("No Falco exception is suggested for this alert: " + strings.Join(left, "; ") +
-			". Without those values an exception would match far more than this activity. If it is benign, write one by hand that names the program, what it touched and the parent, user or image that make it legitimate.")}}
+			". Without those values an exception would match far more than this activity. If it is benign, write one by hand that names " + who + ".")}}
 	}
 	name := ExceptionName(use)
 	comps := make([]string, len(use))

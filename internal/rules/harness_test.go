@@ -140,7 +140,7 @@ func hostile(a event.Alert, checked bool) []variant {
 			if v.Missing() || f == "container.id" && h.IsHost() {
 				continue
 			}
-			if _, typed := typedFields[f]; typed && !checked {
+			if rules.HasValueCheck(f) && !checked {
 				continue
 			}
 			n++
@@ -153,16 +153,6 @@ func hostile(a event.Alert, checked bool) []variant {
 		out = append(out, variant{name: fmt.Sprintf("hostile%d", i), alert: h, values: values})
 	}
 	return out
-}
-
-// typedFields are the fields whose values the rules package checks before
-// placing them in a command (see values.go).
-var typedFields = map[string]bool{
-	"container.id": true, "k8s.ns.name": true, "k8s.pod.name": true, "proc.pid": true, "proc.ppid": true,
-	"proc.vpid": true, "proc.tty": true, "user.uid": true, "user.loginuid": true, "fd.rport": true,
-	"fd.lport": true, "fd.sport": true, "fd.cport": true, "fd.rip": true, "fd.lip": true, "fd.sip": true,
-	"fd.cip": true, "evt.time": true, "proc.exe_ino": true, "proc.exe_ino.ctime": true,
-	"proc.exe_ino.mtime": true, "container.start_ts": true, "thread.tid": true, "fd.num": true,
 }
 
 // defaultTable is the built-in table, loaded once for the harness.

@@ -356,8 +356,12 @@ func fieldRefs(t *template.Template) ([]string, error) {
 // a file and none of the commands that change files, processes or
 // settings. It is a lint, deliberately strict.
 func ReadOnly(cmd string) bool {
-	return !writeCmd.MatchString(devNull.ReplaceAllString(cmd, " "))
+	return !writeCmd.MatchString(devNull.ReplaceAllString(singleQuoted.ReplaceAllString(cmd, "''"), " "))
 }
+
+// singleQuoted matches a single-quoted shell string: what is inside (a jq or
+// awk program's ">", a Go template) is data, not a redirection.
+var singleQuoted = regexp.MustCompile(`'[^']*'`)
 
 // devNull matches the redirections a read-only command may use: discarding
 // output, and joining or swapping standard output and error (2>&1, >&2).

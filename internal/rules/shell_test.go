@@ -158,12 +158,71 @@ var builtins = map[string]bool{
 	":": true, "unset": true, "eval": true, ".": true,
 }
 
-// mutating matches a stub call (name and arguments, space-separated) of a
-// program that changes the system.
-var mutating = regexp.MustCompile(`^(rm|rmdir|mv|cp|dd|tee|truncate|shred|ln|mkdir|touch|install|chmod|chown|chgrp|chattr|setfacl|kill|pkill|killall|reboot|shutdown|mount|umount|useradd|userdel|usermod|passwd|iptables|ip6tables|nft|crontab -r|sed( .*)? -i)( |$)` +
-	`|^(systemctl|kubectl|crictl|docker|podman|ctr)( .*)? (stop|start|restart|disable|enable|mask|kill|delete|apply|patch|edit|scale|cordon|drain|label|annotate|exec|cp|create|replace|set|rm|rmp|stopp|pause|run)( |$)` +
-	`|^sysctl( .*)? -w( |$)|^gh( .*)? (-X|--method)( (POST|PUT|PATCH|DELETE))|^aws .* (delete|put|update|create|stop|disable|attach|detach|remove)-` +
-	`|^gcloud .* (delete|update|create|disable|remove|set-iam-policy|add-iam-policy-binding)( |$)`)
+// mutating matches a program that changes the system whatever its
+// arguments.
+var mutating = regexp.MustCompile(`^(rm|rmdir|mv|cp|dd|tee|truncate|shred|ln|mkdir|touch|install|chmod|chown|chgrp|chattr|setfacl|setcap|kill|pkill|killall|reboot|shutdown|mount|umount|useradd|userdel|usermod|passwd|iptables|ip6tables|nft)$`)
+
+// mutates reports whether a stub call changes the system: the program is
+// one that writes, or one of its arguments (a whole argument, not a word
+// inside a value) is a verb that changes something.
+func mutates(args []string) bool {
+	if mutating.MatchString(args[0]) {
+		return true
+	}
+	verbs := mutatingVerbs[args[0]]
+	for _, a := range args[1:] {
+		if slices.Contains(verbs, a) {
+			return true
+		}
+	}
+	switch args[0] {
+	case "sysctl":
+		return slices.Contains(args, "-w")
+	case "crontab":
+		return slices.Contains(args, "-r") || slices.Contains(args, "-e")
+	case "sed":
+		return slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-i") })
+	case "aws":
+		// aws SERVICE OPERATION [options]: only the operation says.
+		var pos []string
+		for _, a := range args[1:] {
+			if !strings.HasPrefix(a, "-") {
+				pos = append(pos, a)
+			}
+		}
+		return len(pos) > 1 && awsWrite.MatchString(pos[1])
+	case "curl":
+		return slices.ContainsFunc(args, func(a string) bool {
+			return httpWrite.MatchString(a) || a == "-d" || strings.HasPrefix(a, "--data") || a == "-F" || a == "--form" || a == "-T"
+		})
+	case "gh":
+		// gh api sends POST as soon as a field is given (-f, -F).
+		return slices.ContainsFunc(args, func(a string) bool {
+			return httpWrite.MatchString(a) || a == "-f" || a == "-F" || a == "--field" || a == "--raw-field" || a == "--input"
+		})
+	}
+	return false
+}
+
+var (
+	awsWrite  = regexp.MustCompile(`^(delete|put|update|create|stop|start|disable|enable|attach|detach|remove|deactivate|modify|revoke|terminate|reset|set|tag|untag|restore|run|invoke)-`)
+	httpWrite = regexp.MustCompile(`^(-X|--request|--method)?=?(POST|PUT|PATCH|DELETE)$`)
+)
+
+// mutatingVerbs are the subcommands and options that change something, by
+// program.
+var mutatingVerbs = map[string][]string{
+	"systemctl": {"stop", "start", "restart", "disable", "enable", "mask", "kill", "reload"},
+	"kubectl": {"delete", "apply", "patch", "edit", "scale", "cordon", "drain", "label", "annotate", "exec", "cp",
+		"create", "replace", "set", "rollout", "taint", "--force"},
+	"crictl": {"stop", "rm", "rmp", "stopp", "exec", "run", "runp", "create", "start"},
+	"docker": {"stop", "rm", "kill", "exec", "run", "pause", "cp", "create", "start", "restart"},
+	"podman": {"stop", "rm", "kill", "exec", "run", "pause", "cp", "create", "start", "restart"},
+	"ctr":    {"rm", "kill", "exec", "run", "create", "start", "delete"},
+	"gh":     {"delete", "create", "edit", "archive", "transfer", "close", "merge"},
+	"gcloud": {"delete", "update", "create", "disable", "enable", "remove", "set-iam-policy", "add-iam-policy-binding",
+		"remove-iam-policy-binding", "reset", "stop", "start", "patch", "deploy", "undelete", "revoke"},
+}
 
 // call is one recorded stub invocation.
 type call struct{ args []string }
@@ -222,7 +281,7 @@ func checkCalls(t *testing.T, c command, v variant, calls []call, named []string
 		if !slices.Contains(named, prog) {
 			t.Errorf("%s: the command ran %q, which it does not name: a value was executed\n%s", c.where, cl, c.cmd)
 		}
-		if c.readOnly && mutating.MatchString(cl.String()) {
+		if c.readOnly && mutates(cl.args) {
 			t.Errorf("%s: investigation command changes the system: %s\n%s", c.where, cl, c.cmd)
 		}
 		dashdash := false
@@ -323,4 +382,29 @@ func TestCommandsCannotBeInjected(t *testing.T) {
 	close(work)
 	wg.Wait()
 	t.Logf("%d commands run under %d shells with stubs for %d programs", len(jobs), len(shells), len(names))
+}
+
+func TestMutates(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"rm", "-f", "x"}, true},
+		{[]string{"kubectl", "get", "pod", "--as=/srv/app run x"}, false},
+		{[]string{"kubectl", "delete", "pod", "x"}, true},
+		{[]string{"gh", "api", "repos/o/r"}, false},
+		{[]string{"gh", "api", "-X", "DELETE", "repos/o/r/hooks/1"}, true},
+		{[]string{"gh", "api", "repos/o/r/hooks", "-f", "x=y"}, true},
+		{[]string{"aws", "iam", "list-access-keys", "--user-name", "delete-me"}, false},
+		{[]string{"aws", "iam", "delete-access-key"}, true},
+		{[]string{"gcloud", "logging", "read", "x"}, false},
+		{[]string{"gcloud", "iam", "service-accounts", "keys", "disable", "k"}, true},
+		{[]string{"curl", "-sS", "https://x/api/v1/logs"}, false},
+		{[]string{"curl", "-X", "POST", "https://x"}, true},
+		{[]string{"sysctl", "fs.protected_hardlinks"}, false},
+	} {
+		if got := mutates(tt.args); got != tt.want {
+			t.Errorf("mutates(%q) = %v, want %v", tt.args, got, tt.want)
+		}
+	}
 }

@@ -84,6 +84,13 @@ func init() {
 	}
 }
 
+// HasValueCheck reports whether a field's values are checked before a
+// command may use them.
+func HasValueCheck(field string) bool {
+	_, ok := valueChecks[field]
+	return ok || strings.HasPrefix(field, "proc.apid[")
+}
+
 // checkValue returns "" when s is a legal value of field, or why it is not.
 func checkValue(field, s string) string {
 	chk, ok := valueChecks[field]
