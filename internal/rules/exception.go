@@ -37,10 +37,13 @@ import (
 // exceptionContext lists, per source, the fields that say in which context
 // an event happened: who or what started it, from where. An exception must
 // hold at least one of them. Fields written "proc.aname[" match any index.
+// List fields (ka.user.groups, ka.sourceips) are not among them: Falco
+// compares a list field only with in, intersects or exists, so the "="
+// of a suggested exception would stop Falco from loading its rules.
 var exceptionContext = map[string][]string{
 	event.SourceSyscall: {"proc.pname", "proc.pexepath", "proc.pcmdline", "proc.aname[", "proc.aexepath[",
 		"user.name", "user.loginuid", "user.loginname", "container.image.repository", "k8s.ns.name"},
-	event.SourceK8sAudit: {"ka.user.name", "ka.useragent", "ka.user.groups"},
+	event.SourceK8sAudit: {"ka.user.name", "ka.useragent", "ka.impuser.name"},
 	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.useragent", "ct.srcip"},
 	"gcp_auditlog":       {"gcp.user", "gcp.userAgent", "gcp.callerIP"},
 	"github":             {"github.user"},
