@@ -104,6 +104,10 @@ var listFields = map[string]bool{
 	"ka.req.pod.fs_group": true, "ka.req.pod.containers.add_capabilities.1": true,
 }
 
+// charNames names the characters falcoValue refuses, for the report.
+var charNames = map[byte]string{'"': "a double quote", '\'': "a single quote", '(': "a parenthesis", ')': "a parenthesis",
+	'=': "an equals sign", ',': "a comma", '\\': "a backslash"}
+
 // identLike matches words that follow Falco's naming of lists
 // (shell_binaries, sensitive_file_names): a value word of that shape may
 // name a list of the user's own that Falco would substitute.
@@ -123,7 +127,7 @@ func falcoValue(v string) string {
 		return "starts or ends with a space"
 	}
 	if i := strings.IndexAny(v, "\"'()=,\\"); i >= 0 {
-		return fmt.Sprintf("holds %q, which Falco's rule loader does not escape", v[i])
+		return "holds " + charNames[v[i]] + ", which Falco's rule loader does not escape"
 	}
 	words := strings.Split(v, " ")
 	if len(words) > 1 {

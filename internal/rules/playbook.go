@@ -334,6 +334,8 @@ func fieldRefs(t *template.Template) ([]string, error) {
 					last = 2
 				case "Opt":
 					first = 2
+				case "ContainerPath":
+					last = 1 // a literal path, not a field
 				}
 			}
 			for i, a := range n.Args {
