@@ -39,14 +39,17 @@ const pidVar = `"$pid"`
 // keeps its text and says why its command is not shown.
 type Ctx struct {
 	a         *event.Alert
-	missing   bool   // a command referred to a field without a value
-	truncated bool   // a command holds a value that had to be cut
-	bad       string // why a value in the command cannot be used; "" if none
-	needPID   bool   // the command uses ContainerPID
+	missing   bool     // a command referred to a field without a value
+	truncated bool     // a command holds a value that had to be cut
+	bad       string   // why a value in the command cannot be used; "" if none
+	needPID   bool     // the command uses ContainerPID
+	paths     []string // container paths the command reads, as shell words, to check for links first
 }
 
 // reset clears what one command evaluation recorded.
-func (c *Ctx) reset() { c.missing, c.truncated, c.bad, c.needPID = false, false, "", false }
+func (c *Ctx) reset() {
+	c.missing, c.truncated, c.bad, c.needPID, c.paths = false, false, "", false, nil
+}
 
 // V returns the value of field for prose, shown as a value span.
 func (c *Ctx) V(field string) string {
@@ -211,6 +214,65 @@ func (c *Ctx) ContainerPID() string {
 	return pidVar
 }
 
+// ContainerFile returns the path in field as seen from the node inside the
+// alert's container: "/proc/$pid/root"'/etc/x'. Reading through
+// /proc/PID/root is not a chroot: an absolute symbolic link inside the
+// container, or a "..", resolves against the node's own root, so a link an
+// intruder planted could make the command read the node's /etc/shadow. So
+// the path must be absolute and free of "." and "..", and the step's
+// prologue refuses to go on when any component of it is a symbolic link
+// inside the container.
+func (c *Ctx) ContainerFile(field string) string {
+	return c.containerPath(field, func(s string) string { return s })
+}
+
+// ContainerDir is ContainerFile for the directory of the path in field.
+func (c *Ctx) ContainerDir(field string) string { return c.containerPath(field, path.Dir) }
+
+// ContainerPath is ContainerFile for a fixed path written in the playbook
+// ("/etc/ld.so.preload"), which an intruder can equally replace by a link.
+func (c *Ctx) ContainerPath(p string) string {
+	root := c.ContainerPID()
+	if why := containerPathProblem(p); why != "" {
+		c.refuse("the path " + p + " " + why)
+		return "''"
+	}
+	w := c.quote("path", p)
+	c.paths = append(c.paths, w)
+	return `"/proc/` + strings.Trim(root, `"`) + `/root"` + w
+}
+
+func (c *Ctx) containerPath(field string, part func(string) string) string {
+	root := c.ContainerPID()
+	s, ok := c.a.Fields.Get(field)
+	if !ok {
+		c.missing = true
+		return "''"
+	}
+	s = part(s)
+	if why := containerPathProblem(s); why != "" {
+		c.refuse("the alert's " + field + " " + why)
+		return "''"
+	}
+	w := c.quote(field, s)
+	c.paths = append(c.paths, w)
+	return `"/proc/` + strings.Trim(root, `"`) + `/root"` + w
+}
+
+// containerPathProblem returns why p cannot be read through /proc/PID/root,
+// or "".
+func containerPathProblem(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return "is not an absolute path"
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == "." || el == ".." {
+			return "holds \".\" or \"..\", which would leave the container's root"
+		}
+	}
+	return ""
+}
+
 // TTY returns the terminal of proc.tty as a name ps -t understands
 // ("pts/3"), for commands. Falco reports the terminal as the kernel's
 // device number (major << 8 | low 8 bits of the minor | high minor bits
@@ -265,6 +327,16 @@ func (c *Ctx) Until() string { return c.journalTime(time.Hour) }
 func (c *Ctx) journalTime(d time.Duration) string {
 	return "'" + c.a.Time.UTC().Add(d).Format("2006-01-02 15:04:05") + " UTC'"
 }
+
+// SinceRFC and UntilRFC return an hour before and after the alert, RFC 3339
+// in UTC, as one shell word (for kubectl, aws, gcloud, gh and jq filters).
+func (c *Ctx) SinceRFC() string { return c.a.Time.UTC().Add(-time.Hour).Format(time.RFC3339) }
+
+// UntilRFC: see SinceRFC.
+func (c *Ctx) UntilRFC() string { return c.a.Time.UTC().Add(time.Hour).Format(time.RFC3339) }
+
+// Date returns the day of the alert, YYYY-MM-DD in UTC.
+func (c *Ctx) Date() string { return c.a.Time.UTC().Format("2006-01-02") }
 
 // Time returns the alert's time, RFC 3339 in UTC.
 func (c *Ctx) Time() string { return c.a.Time.UTC().Format(time.RFC3339Nano) }

@@ -51,20 +51,25 @@ var frames = map[string]frame{
 		exception: []string{"proc.exepath", "proc.pname"},
 		needle:    []string{"proc.exepath", "proc.name"},
 	},
+	// Field names from the k8saudit plugin (plugins/k8saudit/pkg/k8saudit/fields.go
+	// in falcosecurity/plugins); the cluster's name is set only by the managed
+	// variants (k8saudit-eks, -gke, ...) or an audit annotation.
 	event.SourceK8sAudit: {
 		facts: []labelled{
-			{"User", "ka.user.name"}, {"Groups", "ka.user.groups"}, {"Verb", "ka.verb"},
-			{"Resource", "ka.target.resource"}, {"Subresource", "ka.target.subresource"},
+			{"Cluster", "ka.cluster.name"},
+			{"User", "ka.user.name"}, {"Groups", "ka.user.groups"}, {"Impersonated user", "ka.impuser.name"},
+			{"Verb", "ka.verb"}, {"Resource", "ka.target.resource"}, {"Subresource", "ka.target.subresource"},
 			{"Namespace", "ka.target.namespace"}, {"Name", "ka.target.name"}, {"Request URI", "ka.uri"},
 			{"Source IPs", "ka.sourceips"}, {"User agent", "ka.useragent"},
-			{"Response code", "ka.response.code"}, {"Authorization decision", "ka.auth.decision"},
-			{"Authorization reason", "ka.auth.reason"},
+			{"Response code", "ka.response.code"}, {"Response reason", "ka.response.reason"},
+			{"Authorization decision", "ka.auth.decision"}, {"Authorization reason", "ka.auth.reason"},
+			{"Audit event id", "ka.auditid"},
 		},
 		where:     func(c *Ctx) string { return "the Kubernetes API server (audit log)" },
 		actor:     "ka.user.name",
 		action:    "ka.verb",
 		object:    "ka.target.resource",
-		exception: []string{"ka.target.resource", "ka.user.name"},
+		exception: []string{"ka.verb", "ka.target.resource", "ka.user.name"},
 		needle:    []string{"ka.user.name"},
 	},
 	"aws_cloudtrail": {
@@ -95,13 +100,16 @@ var frames = map[string]frame{
 		exception: []string{"gcp.methodName", "gcp.user"},
 		needle:    []string{"gcp.user"},
 	},
+	// Field names from the github plugin (plugins/github/pkg/github/extract.go
+	// in falcosecurity/plugins). The plugin installs a webhook on each
+	// repository it watches, not on the organisation.
 	"github": {
 		facts: []labelled{
 			{"Actor", "github.user"}, {"Organisation", "github.org"}, {"Owner", "github.owner"},
-			{"Repository", "github.repo.name"}, {"Repository URL", "github.repo.url"}, {"Webhook event", "github.type"},
-			{"Action", "github.action"},
+			{"Repository", "github.repo.name"}, {"Repository URL", "github.repo.url"},
+			{"Public repository", "github.repo.public"}, {"Webhook event", "github.type"}, {"Action", "github.action"},
 		},
-		where:     func(c *Ctx) string { return "GitHub (organisation webhook)" },
+		where:     func(c *Ctx) string { return "GitHub (repository webhook, received by Falco's github plugin)" },
 		actor:     "github.user",
 		object:    "github.repo.name",
 		exception: []string{"github.repo.name", "github.user"},
@@ -146,7 +154,7 @@ func appendFacts(facts []report.Fact, a *event.Alert, shown []FactSpec) []report
 			continue
 		}
 		if v, ok := a.Fields.Get(l.field); ok {
-			facts = append(facts, report.Fact{Label: l.label, Value: v})
+			facts = append(facts, report.Fact{Label: l.label, Value: factValue(l.field, v)})
 		}
 	}
 	if fr.where != nil {
@@ -222,4 +230,19 @@ func shellWord(s string) (string, bool) {
 		s = strings.ToValidUTF8(s[:maxShellValue], "")
 	}
 	return safe.ShellWord(s)
+}
+
+// factValue shows a value as an engineer reads it where Falco sends a
+// number: proc.tty is the terminal's device number, shown with its name.
+func factValue(field, v string) string {
+	if field != "proc.tty" {
+		return v
+	}
+	if v == "0" {
+		return "none (0)"
+	}
+	if name := (&Ctx{a: &event.Alert{Fields: event.Fields{"proc.tty": event.Str(v)}}}).TTY(); name != "''" {
+		return name + " (device " + v + ")"
+	}
+	return v
 }

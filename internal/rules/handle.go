@@ -132,15 +132,36 @@ func (s step) applies(c *Ctx) bool {
 // the container is not enough: on CRI-O and Podman the container's conmon
 // has the id in its cgroup too, lives in the host's mount namespace and
 // usually has the lower PID, so /proc/$pid/root would show the host.
+//
+// A command that reads container paths (ContainerFile, ContainerPath) is
+// also refused when a component of one of them is a symbolic link inside
+// the container: through /proc/$pid/root, the link would resolve against
+// the node's root. The check runs just before the command; a link swapped
+// in between the two is not caught, so the commands only read.
 func inContainer(c *Ctx, cmd string) string {
 	id, _ := c.a.Fields.Get("container.id") // checked by ContainerPID
-	return "pid=$(grep -lF -- " + id + " /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | while read -r p; do " +
-		`[ "$(readlink "/proc/$p/ns/mnt")" != "$(readlink /proc/1/ns/mnt)" ] && { echo "$p"; break; }; done)` + "\n" +
+	var b strings.Builder
+	b.WriteString("pid=$(grep -lF -- " + id + " /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | while read -r p; do " +
+		`[ "$(readlink "/proc/$p/ns/mnt")" != "$(readlink /proc/1/ns/mnt)" ] && { echo "$p"; break; }; done)` + "\n")
+	noPID := "echo 'No process of container " + id + " is running on this host: the container has stopped or runs elsewhere. Look at its image or a snapshot instead.' >&2"
+	if len(c.paths) == 0 {
+		b.WriteString(`if [ -n "$pid" ]; then` + "\n  " + strings.ReplaceAll(cmd, "\n", "\n  ") + "\nelse\n  " + noPID + "\nfi")
+		return b.String()
+	}
+	b.WriteString("link=\n" +
 		`if [ -n "$pid" ]; then` + "\n" +
-		"  " + strings.ReplaceAll(cmd, "\n", "\n  ") + "\n" +
-		"else\n" +
-		"  echo 'No process of container " + id + " is running on this host: the container has stopped or runs elsewhere. Look at its image or a snapshot instead.' >&2\n" +
-		"fi"
+		"  set -f; ifs=$IFS; IFS=/\n" +
+		"  for f in " + strings.Join(c.paths, " ") + "; do\n" +
+		"    d=\n" +
+		`    for e in $f; do [ -n "$e" ] && d="$d/$e" && [ -L "/proc/$pid/root$d" ] && link=${link:-$d}; done` + "\n" +
+		"  done\n" +
+		"  IFS=$ifs; set +f\n" +
+		"fi\n" +
+		`if [ -z "$pid" ]; then` + "\n  " + noPID + "\n" +
+		`elif [ -n "$link" ]; then` + "\n" +
+		`  echo "$link is a symbolic link inside container ` + id + `: read through /proc it would resolve on this node, not in the container. Look at the link itself: ls -l /proc/$pid/root$link" >&2` + "\n" +
+		"else\n  " + strings.ReplaceAll(cmd, "\n", "\n  ") + "\nfi")
+	return b.String()
 }
 
 // dryRun executes every template of p against a synthetic alert that has a

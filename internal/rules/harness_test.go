@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
@@ -122,15 +123,24 @@ var payloads = []string{
 // them.
 func hostile(a event.Alert, checked bool) []variant {
 	var out []variant
+	entry, _ := defaultTable().Lookup(a.Source, a.Rule)
 	for i, p := range payloads {
 		h := clone(a)
+		// Fields the rule outputs but the sample lacks get a value too,
+		// so that no command hides behind a field that happened to be
+		// null in the sample.
+		for _, f := range entry.Fields {
+			if _, ok := h.Fields.Get(f); !ok {
+				h.Fields[f] = event.Str("x")
+			}
+		}
 		values := map[string]string{}
 		n := 0
 		for f, v := range h.Fields {
 			if v.Missing() || f == "container.id" && h.IsHost() {
 				continue
 			}
-			if _, typed := typedFields[f]; typed && !checked {
+			if rules.HasValueCheck(f) && !checked {
 				continue
 			}
 			n++
@@ -145,15 +155,8 @@ func hostile(a event.Alert, checked bool) []variant {
 	return out
 }
 
-// typedFields are the fields whose values the rules package checks before
-// placing them in a command (see values.go).
-var typedFields = map[string]bool{
-	"container.id": true, "k8s.ns.name": true, "k8s.pod.name": true, "proc.pid": true, "proc.ppid": true,
-	"proc.vpid": true, "proc.tty": true, "user.uid": true, "user.loginuid": true, "fd.rport": true,
-	"fd.lport": true, "fd.sport": true, "fd.cport": true, "fd.rip": true, "fd.lip": true, "fd.sip": true,
-	"fd.cip": true, "evt.time": true, "proc.exe_ino": true, "proc.exe_ino.ctime": true,
-	"proc.exe_ino.mtime": true, "container.start_ts": true, "thread.tid": true, "fd.num": true,
-}
+// defaultTable is the built-in table, loaded once for the harness.
+var defaultTable = sync.OnceValue(rules.Default)
 
 // build renders a variant's report.
 func build(t *testing.T, table *rules.Table, v *variant) {
@@ -189,7 +192,7 @@ func commands(v variant) []command {
 // hostile variants with their reports.
 func allVariants(t *testing.T) []variant {
 	t.Helper()
-	table := rules.Default()
+	table := defaultTable()
 	var out []variant
 	for _, a := range samples(t) {
 		base := []variant{{name: "sample", alert: a}, {name: "host", alert: onHost(a)}, {name: "container", alert: inContainer(a)}}

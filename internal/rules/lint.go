@@ -19,7 +19,7 @@ import (
 var cmdValues = map[string]bool{
 	"Q": true, "QDir": true, "QBase": true, "QRule": true,
 	"Since": true, "Until": true, "ContainerPID": true, "TTY": true,
-	"QTwin": true, "PkgOwner": true,
+	"QTwin": true, "PkgOwner": true, "ContainerFile": true, "ContainerDir": true, "ContainerPath": true, "SinceRFC": true, "UntilRFC": true, "Date": true, "Time": true,
 }
 
 // cmdConditions are the methods a command may test in {{if}}.

@@ -18,10 +18,10 @@ import (
 
 // Every command of every report, rendered from realistic and hostile
 // alerts, is checked here:
-//   - it parses in bash and in dash, and shellcheck finds nothing but the
-//     checks listed in shellcheckExcluded;
+//   - shellcheck finds nothing but the checks listed in shellcheckExcluded;
 //   - run in bash and in dash with every program replaced by a stub that
-//     records its arguments, each hostile value arrives whole, as one
+//     records its arguments, it parses (no syntax error), each hostile
+//     value arrives whole, as one
 //     argument (or inside one), no program runs that the command does not
 //     name, a value that looks like an option comes after "--" or as the
 //     argument of an option, and no investigation command calls a program
@@ -37,17 +37,15 @@ var shellcheckExcluded = map[string]string{
 	"SC1003": "a value that holds a backslash before a quote is quoted correctly; the note is a guess about hand-written quoting",
 }
 
-func TestCommandsParseAndPassShellcheck(t *testing.T) {
-	bash, dash, sc := need(t, "bash"), need(t, "dash"), need(t, "shellcheck")
+// TestCommandsPassShellcheck lints every distinct command of every variant
+// with shellcheck as POSIX sh. (That each parses in bash and dash is checked
+// by TestCommandsCannotBeInjected, which runs them all in both.)
+func TestCommandsPassShellcheck(t *testing.T) {
+	sc := need(t, "shellcheck")
 	cmds := uniqueCommands(t)
 	dir := t.TempDir()
 	var files []string
 	for i, c := range cmds {
-		for _, sh := range []string{bash, dash} {
-			if out, err := exec.Command(sh, "-n", "-c", c.cmd).CombinedOutput(); err != nil {
-				t.Errorf("%s: %s -n: %v\n%s\n%s", c.where, filepath.Base(sh), err, out, c.cmd)
-			}
-		}
 		f := filepath.Join(dir, fmt.Sprintf("%05d.sh", i))
 		if err := os.WriteFile(f, []byte("#!/bin/sh\n"+c.cmd+"\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -67,9 +65,15 @@ func TestCommandsParseAndPassShellcheck(t *testing.T) {
 			if line == "" {
 				continue
 			}
+			// "DIR/00042.sh:2:5: warning: ..." (the message itself may
+			// hold slashes and colons).
+			name, msg, _ := strings.Cut(strings.TrimPrefix(line, dir+"/"), ":")
 			var n int
-			fmt.Sscanf(filepath.Base(line), "%05d", &n)
-			t.Errorf("%s: shellcheck: %s\n%s", cmds[n].where, line[strings.Index(line, ":")+1:], cmds[n].cmd)
+			if _, err := fmt.Sscanf(name, "%05d.sh", &n); err != nil || n >= len(cmds) {
+				t.Errorf("shellcheck: %s", line)
+				continue
+			}
+			t.Errorf("%s: shellcheck: %s\n%s", cmds[n].where, msg, cmds[n].cmd)
 		}
 	}
 }
@@ -154,12 +158,71 @@ var builtins = map[string]bool{
 	":": true, "unset": true, "eval": true, ".": true,
 }
 
-// mutating matches a stub call (name and arguments, space-separated) of a
-// program that changes the system.
-var mutating = regexp.MustCompile(`^(rm|rmdir|mv|cp|dd|tee|truncate|shred|ln|mkdir|touch|install|chmod|chown|chgrp|chattr|setfacl|kill|pkill|killall|reboot|shutdown|mount|umount|useradd|userdel|usermod|passwd|iptables|ip6tables|nft|crontab -r|sed( .*)? -i)( |$)` +
-	`|^(systemctl|kubectl|crictl|docker|podman|ctr)( .*)? (stop|start|restart|disable|enable|mask|kill|delete|apply|patch|edit|scale|cordon|drain|label|annotate|exec|cp|create|replace|set|rm|rmp|stopp|pause|run)( |$)` +
-	`|^sysctl( .*)? -w( |$)|^gh( .*)? (-X|--method)( (POST|PUT|PATCH|DELETE))|^aws .* (delete|put|update|create|stop|disable|attach|detach|remove)-` +
-	`|^gcloud .* (delete|update|create|disable|remove|set-iam-policy|add-iam-policy-binding)( |$)`)
+// mutating matches a program that changes the system whatever its
+// arguments.
+var mutating = regexp.MustCompile(`^(rm|rmdir|mv|cp|dd|tee|truncate|shred|ln|mkdir|touch|install|chmod|chown|chgrp|chattr|setfacl|setcap|kill|pkill|killall|reboot|shutdown|mount|umount|useradd|userdel|usermod|passwd|iptables|ip6tables|nft)$`)
+
+// mutates reports whether a stub call changes the system: the program is
+// one that writes, or one of its arguments (a whole argument, not a word
+// inside a value) is a verb that changes something.
+func mutates(args []string) bool {
+	if mutating.MatchString(args[0]) {
+		return true
+	}
+	verbs := mutatingVerbs[args[0]]
+	for _, a := range args[1:] {
+		if slices.Contains(verbs, a) {
+			return true
+		}
+	}
+	switch args[0] {
+	case "sysctl":
+		return slices.Contains(args, "-w")
+	case "crontab":
+		return slices.Contains(args, "-r") || slices.Contains(args, "-e")
+	case "sed":
+		return slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-i") })
+	case "aws":
+		// aws SERVICE OPERATION [options]: only the operation says.
+		var pos []string
+		for _, a := range args[1:] {
+			if !strings.HasPrefix(a, "-") {
+				pos = append(pos, a)
+			}
+		}
+		return len(pos) > 1 && awsWrite.MatchString(pos[1])
+	case "curl":
+		return slices.ContainsFunc(args, func(a string) bool {
+			return httpWrite.MatchString(a) || a == "-d" || strings.HasPrefix(a, "--data") || a == "-F" || a == "--form" || a == "-T"
+		})
+	case "gh":
+		// gh api sends POST as soon as a field is given (-f, -F).
+		return slices.ContainsFunc(args, func(a string) bool {
+			return httpWrite.MatchString(a) || a == "-f" || a == "-F" || a == "--field" || a == "--raw-field" || a == "--input"
+		})
+	}
+	return false
+}
+
+var (
+	awsWrite  = regexp.MustCompile(`^(delete|put|update|create|stop|start|disable|enable|attach|detach|remove|deactivate|modify|revoke|terminate|reset|set|tag|untag|restore|run|invoke)-`)
+	httpWrite = regexp.MustCompile(`^(-X|--request|--method)?=?(POST|PUT|PATCH|DELETE)$`)
+)
+
+// mutatingVerbs are the subcommands and options that change something, by
+// program.
+var mutatingVerbs = map[string][]string{
+	"systemctl": {"stop", "start", "restart", "disable", "enable", "mask", "kill", "reload"},
+	"kubectl": {"delete", "apply", "patch", "edit", "scale", "cordon", "drain", "label", "annotate", "exec", "cp",
+		"create", "replace", "set", "rollout", "taint", "--force"},
+	"crictl": {"stop", "rm", "rmp", "stopp", "exec", "run", "runp", "create", "start"},
+	"docker": {"stop", "rm", "kill", "exec", "run", "pause", "cp", "create", "start", "restart"},
+	"podman": {"stop", "rm", "kill", "exec", "run", "pause", "cp", "create", "start", "restart"},
+	"ctr":    {"rm", "kill", "exec", "run", "create", "start", "delete"},
+	"gh":     {"delete", "create", "edit", "archive", "transfer", "close", "merge"},
+	"gcloud": {"delete", "update", "create", "disable", "enable", "remove", "set-iam-policy", "add-iam-policy-binding",
+		"remove-iam-policy-binding", "reset", "stop", "start", "patch", "deploy", "undelete", "revoke"},
+}
 
 // call is one recorded stub invocation.
 type call struct{ args []string }
@@ -199,6 +262,12 @@ var optionArgs = map[string][]string{
 	"stat":       {"-c", "--format"},
 	"date":       {"-d"},
 	"ss":         {"-o"},
+	"ssh-keygen": {"-f", "-F", "-l"},
+	"crontab":    {"-u"},
+	"conntrack":  {"-p", "-s", "-d"},
+	"getent":     {},
+	"sudo":       {"-u", "-l", "-U"},
+	"ls":         {},
 }
 
 // checkCalls applies the stub test's rules to the calls of one command.
@@ -212,7 +281,7 @@ func checkCalls(t *testing.T, c command, v variant, calls []call, named []string
 		if !slices.Contains(named, prog) {
 			t.Errorf("%s: the command ran %q, which it does not name: a value was executed\n%s", c.where, cl, c.cmd)
 		}
-		if c.readOnly && mutating.MatchString(cl.String()) {
+		if c.readOnly && mutates(cl.args) {
 			t.Errorf("%s: investigation command changes the system: %s\n%s", c.where, cl, c.cmd)
 		}
 		dashdash := false
@@ -240,6 +309,10 @@ func checkCalls(t *testing.T, c command, v variant, calls []call, named []string
 	}
 }
 
+// syntaxError matches what bash and dash print for a command they cannot
+// parse.
+var syntaxError = regexp.MustCompile(`(?i)syntax error|unexpected (EOF|end of file)|unterminated|bad substitution`)
+
 var markerRe = regexp.MustCompile(`pwn[0-9]+x[0-9]+z`)
 
 func markerOf(val string) string { return markerRe.FindString(val) }
@@ -257,9 +330,6 @@ func TestCommandsCannotBeInjected(t *testing.T) {
 	var jobs []job
 	done := map[string]bool{}
 	for _, v := range vs {
-		if !strings.Contains(v.name, "hostile") {
-			continue
-		}
 		for _, c := range commands(v) {
 			if done[c.cmd] {
 				continue // the same command from another variant: the same values
@@ -298,7 +368,7 @@ func TestCommandsCannotBeInjected(t *testing.T) {
 					calls, out := runStubbed(t, sh, stubDir, j.c.cmd)
 					mu.Lock()
 					checkCalls(t, j.c, j.v, calls, j.named)
-					if strings.Contains(out, "Syntax error") || strings.Contains(out, "syntax error") {
+					if syntaxError.MatchString(out) {
 						t.Errorf("%s: %s: %s\n%s", j.c.where, filepath.Base(sh), out, j.c.cmd)
 					}
 					mu.Unlock()
@@ -312,4 +382,29 @@ func TestCommandsCannotBeInjected(t *testing.T) {
 	close(work)
 	wg.Wait()
 	t.Logf("%d commands run under %d shells with stubs for %d programs", len(jobs), len(shells), len(names))
+}
+
+func TestMutates(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"rm", "-f", "x"}, true},
+		{[]string{"kubectl", "get", "pod", "--as=/srv/app run x"}, false},
+		{[]string{"kubectl", "delete", "pod", "x"}, true},
+		{[]string{"gh", "api", "repos/o/r"}, false},
+		{[]string{"gh", "api", "-X", "DELETE", "repos/o/r/hooks/1"}, true},
+		{[]string{"gh", "api", "repos/o/r/hooks", "-f", "x=y"}, true},
+		{[]string{"aws", "iam", "list-access-keys", "--user-name", "delete-me"}, false},
+		{[]string{"aws", "iam", "delete-access-key"}, true},
+		{[]string{"gcloud", "logging", "read", "x"}, false},
+		{[]string{"gcloud", "iam", "service-accounts", "keys", "disable", "k"}, true},
+		{[]string{"curl", "-sS", "https://x/api/v1/logs"}, false},
+		{[]string{"curl", "-X", "POST", "https://x"}, true},
+		{[]string{"sysctl", "fs.protected_hardlinks"}, false},
+	} {
+		if got := mutates(tt.args); got != tt.want {
+			t.Errorf("mutates(%q) = %v, want %v", tt.args, got, tt.want)
+		}
+	}
 }

@@ -58,6 +58,7 @@ type Entry struct {
 	Key
 	Handler   Handler
 	KeyFields []string // the rule's own incident key fields
+	Fields    []string // a playbook's output fields (the rule's); nil for other handlers
 	Origin    string   // "built-in" or the playbook file that defined it
 }
 
@@ -83,7 +84,7 @@ func (t *Table) Add(source, rule string, h Handler, keyFields ...string) {
 // rule: this is how users override built-in playbooks.
 func (t *Table) AddPlaybook(pb *Playbook, origin string) {
 	k := Key{pb.Spec.Source, pb.Spec.Rule}
-	t.entries[k] = Entry{Key: k, Handler: pb.Handle, KeyFields: pb.Key(), Origin: origin}
+	t.entries[k] = Entry{Key: k, Handler: pb.Handle, KeyFields: pb.Key(), Fields: pb.Spec.Fields, Origin: origin}
 }
 
 // Lookup returns the entry for an alert's source and rule, and false when

@@ -23,13 +23,35 @@ var (
 	signedInt   = regexp.MustCompile(`^-?[0-9]{1,20}$`)
 	awsRegion   = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
 	gcpProject  = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
-	githubRepo  = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38}/)?[A-Za-z0-9._][A-Za-z0-9._-]{0,99}$`)
+	githubRepo  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
 	githubOwner = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,38})$`)
+	githubLogin = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,38})(\[bot\])?$`)
 	iamName     = regexp.MustCompile(`^[A-Za-z0-9+=.@_][A-Za-z0-9+=.@_-]{0,63}$`)
 	s3Bucket    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	oktaID      = regexp.MustCompile(`^[0-9A-Za-z]{20}$`)
 	oktaName    = regexp.MustCompile(`^[^"\\\x00-\x1f\x7f]{1,255}$`)
 )
+
+// k8sObject checks the name of a Kubernetes object as the audit log
+// records it (objectRef.name, responseObject.metadata.name, roleRef.name).
+var k8sObject = valueCheck{ok: func(s string) bool { return len(s) <= 253 && k8sName.MatchString(s) }, want: "a Kubernetes object name"}
+
+// k8sUser checks a Kubernetes user name as the audit log records it: a
+// person's e-mail or OIDC subject, a certificate's common name, a cloud
+// identity, system:serviceaccount:NAMESPACE:NAME. Kubernetes itself allows
+// any string; a name with quotes, shell metacharacters or control
+// characters is refused, so that a forged name never reaches kubectl --as.
+var k8sUser = valueCheck{ok: func(s string) bool { return len(s) <= 256 && k8sUserName.MatchString(s) }, want: "a Kubernetes user name"}
+
+var k8sUserName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@:/#+=,~%-]*( [A-Za-z0-9._@:/#+=,~%-]+)*$`)
+
+// githubRepoName checks the full name of a GitHub repository as Falco's
+// github plugin gives it (the repository's URL without
+// "https://github.com/"): owner/name, where GitHub refuses the names "."
+// and "..", which would climb up an API path.
+var githubRepoName = valueCheck{ok: func(s string) bool {
+	return githubRepo.MatchString(s) && !strings.HasSuffix(s, "/.") && !strings.HasSuffix(s, "/..")
+}, want: "a GitHub repository's full name (owner/name)"}
 
 type valueCheck struct {
 	ok   func(string) bool
@@ -53,7 +75,11 @@ var valueChecks = map[string]valueCheck{
 	"k8s.pod.name": valueCheck{ok: func(s string) bool { return len(s) <= 253 && dnsSubdom.MatchString(s) }, want: "a Kubernetes pod name (DNS subdomain)"},
 
 	"ka.target.namespace":   valueCheck{ok: func(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }, want: "a Kubernetes namespace name (DNS label)"},
-	"ka.target.name":        valueCheck{ok: func(s string) bool { return len(s) <= 253 && k8sName.MatchString(s) }, want: "a Kubernetes object name"},
+	"ka.user.name":          k8sUser,
+	"ka.target.name":        k8sObject,
+	"ka.resp.name":          k8sObject,
+	"ka.req.configmap.name": k8sObject,
+	"ka.req.binding.role":   k8sObject,
 	"ka.target.resource":    rx(regexp.MustCompile(`^[a-z][a-z0-9.-]{0,62}$`), "a Kubernetes resource type"),
 	"ka.target.subresource": rx(regexp.MustCompile(`^[a-z][a-z0-9.-]{0,62}$`), "a Kubernetes subresource"),
 	"ka.verb":               rx(regexp.MustCompile(`^[a-z]{1,32}$`), "a Kubernetes API verb"),
@@ -64,11 +90,6 @@ var valueChecks = map[string]valueCheck{
 	"ct.srcip":          checkIP,
 	"gcp.projectId":     rx(gcpProject, "a GCP project id"),
 	"gcp.callerIP":      checkIP,
-	"github.org":        rx(githubOwner, "a GitHub organisation name"),
-	"github.owner":      rx(githubOwner, "a GitHub account name"),
-	"github.repo.name":  rx(githubRepo, "a GitHub repository name"),
-	"github.user":       rx(githubOwner, "a GitHub user name"),
-
 	// CloudTrail (the cloudtrail plugin's fields). A principal or
 	// resource name is placed in aws CLI options and in the CLI's
 	// shorthand syntax (AttributeKey=Username,AttributeValue=NAME), where
@@ -103,6 +124,13 @@ var valueChecks = map[string]valueCheck{
 	"okta.actor.id":               rx(oktaID, "an Okta object id"),
 	"okta.target.user.id":         rx(oktaID, "an Okta object id"),
 
+	"github.org":               rx(githubOwner, "a GitHub organisation name"),
+	"github.owner":             rx(githubOwner, "a GitHub account name"),
+	"github.repo.name":         githubRepoName,
+	"github.user":              rx(githubLogin, "a GitHub login (a user, or an app's name[bot])"),
+	"github.collaborator.name": rx(githubOwner, "a GitHub user name"),
+	"github.webhook.id":        checkUnsigned,
+
 	"user.loginuid": rx(signedInt, "a user id"),
 	"fd.rip":        checkIP,
 	"fd.lip":        checkIP,
@@ -122,6 +150,13 @@ func init() {
 	for _, f := range numericFields {
 		valueChecks[f] = checkUnsigned
 	}
+}
+
+// HasValueCheck reports whether a field's values are checked before a
+// command may use them.
+func HasValueCheck(field string) bool {
+	_, ok := valueChecks[field]
+	return ok || strings.HasPrefix(field, "proc.apid[")
 }
 
 // checkValue returns "" when s is a legal value of field, or why it is not.
