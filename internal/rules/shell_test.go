@@ -192,8 +192,11 @@ func mutates(args []string) bool {
 		}
 		return len(pos) > 1 && awsWrite.MatchString(pos[1])
 	case "curl":
+		// -d and --data* send a POST, unless -G/--get turns them into a
+		// query string.
+		get := slices.Contains(args, "-G") || slices.Contains(args, "--get")
 		return slices.ContainsFunc(args, func(a string) bool {
-			return httpWrite.MatchString(a) || a == "-d" || strings.HasPrefix(a, "--data") || a == "-F" || a == "--form" || a == "-T"
+			return httpWrite.MatchString(a) || !get && (a == "-d" || strings.HasPrefix(a, "--data")) || a == "-F" || a == "--form" || a == "-T"
 		})
 	case "gh":
 		// gh api sends POST as soon as a field is given (-f, -F).
@@ -401,6 +404,8 @@ func TestMutates(t *testing.T) {
 		{[]string{"gcloud", "iam", "service-accounts", "keys", "disable", "k"}, true},
 		{[]string{"curl", "-sS", "https://x/api/v1/logs"}, false},
 		{[]string{"curl", "-X", "POST", "https://x"}, true},
+		{[]string{"curl", "-G", "--data-urlencode", "filter=x", "https://x"}, false},
+		{[]string{"curl", "--data-urlencode", "filter=x", "https://x"}, true},
 		{[]string{"sysctl", "fs.protected_hardlinks"}, false},
 	} {
 		if got := mutates(tt.args); got != tt.want {
