@@ -106,10 +106,12 @@ func inContainer(a event.Alert) event.Alert {
 // option-looking words, terminal escapes and invisible characters. %s is
 // the marker that tells which field the value was placed in.
 var payloads = []string{
-	"--kubeconfig=/tmp/evil$(touch /tmp/%s)",
-	"-rf `touch /tmp/%s` ';touch /tmp/%s;' a[$(touch /tmp/%s)]",
-	"/tmp/x\n';touch /tmp/%s;#\x1b]0;title\x07\U000E0041 /y",
-	"/var/tmp/\"$(touch /tmp/%s)\"\\' *~{a,b} $HOME",
+	// An option-looking word with command substitution, backticks,
+	// quotes that end the quoting, and arithmetic evaluation.
+	"--kubeconfig=/tmp/evil$(touch /tmp/%s) `touch /tmp/%s` ';touch /tmp/%s;' a[$(touch /tmp/%s)]",
+	// A newline that ends the command, terminal escapes, a tag character,
+	// a glob, a tilde, braces, a variable and a double quote.
+	"/tmp/x\n';touch /tmp/%s;#\x1b]0;title\x07\U000E0041 /y\"*~{a,b} $HOME",
 	// What breaks Falco's exception loader without any shell meaning:
 	// double quotes and a backslash, inside a value with spaces.
 	`/srv/app run "%s" shell_binaries end\`,

@@ -199,9 +199,11 @@ func mutates(args []string) bool {
 			return httpWrite.MatchString(a) || !get && (a == "-d" || strings.HasPrefix(a, "--data")) || a == "-F" || a == "--form" || a == "-T"
 		})
 	case "gh":
-		// gh api sends POST as soon as a field is given (-f, -F).
+		// gh api sends POST as soon as a field is given (-f, -F), unless
+		// the method is set to GET, which makes the fields a query.
+		get := slices.Contains(args, "GET") || slices.Contains(args, "--method=GET") || slices.Contains(args, "-XGET")
 		return slices.ContainsFunc(args, func(a string) bool {
-			return httpWrite.MatchString(a) || a == "-f" || a == "-F" || a == "--field" || a == "--raw-field" || a == "--input"
+			return httpWrite.MatchString(a) || !get && (a == "-f" || a == "-F" || a == "--field" || a == "--raw-field") || a == "--input"
 		})
 	}
 	return false
@@ -398,6 +400,7 @@ func TestMutates(t *testing.T) {
 		{[]string{"gh", "api", "repos/o/r"}, false},
 		{[]string{"gh", "api", "-X", "DELETE", "repos/o/r/hooks/1"}, true},
 		{[]string{"gh", "api", "repos/o/r/hooks", "-f", "x=y"}, true},
+		{[]string{"gh", "api", "--method", "GET", "orgs/o/audit-log", "-f", "phrase=x"}, false},
 		{[]string{"aws", "iam", "list-access-keys", "--user-name", "delete-me"}, false},
 		{[]string{"aws", "iam", "delete-access-key"}, true},
 		{[]string{"gcloud", "logging", "read", "x"}, false},
