@@ -10,25 +10,42 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/event"
 )
 
-// TestContainerFileRefusesLinks runs the prologue of a command that reads a
-// container path, with the container's process replaced by the test's own
-// shell (so /proc/$pid/root is this machine's root): a path through a
-// symbolic link, absolute or relative, is refused; a plain path is read.
-func TestContainerFileRefusesLinks(t *testing.T) {
-	dir := t.TempDir()
-	plain := filepath.Join(dir, "plain")
-	os.WriteFile(plain, []byte("content\n"), 0o600)
-	os.Symlink("/etc/hostname", filepath.Join(dir, "abs"))
-	os.Mkdir(filepath.Join(dir, "sub"), 0o700)
-	os.Symlink("../../../../../../etc", filepath.Join(dir, "sub", "up"))
-	os.WriteFile(filepath.Join(dir, "sp ace"), []byte("spaced\n"), 0o600)
-	for _, tt := range []struct {
-		path, want string
-	}{
-		{plain, "content"},
-		{filepath.Join(dir, "sp ace"), "spaced"},
-		{filepath.Join(dir, "abs"), "is a symbolic link inside container"},
-		{filepath.Join(dir, "sub", "up", "hostname"), "is a symbolic link inside container"},
+// TestContainerPathsResolveInsideTheRoot runs the prologue of a command
+// that reads container paths against a directory standing in for the
+// container's root (the test puts it where /proc/$pid/root would be):
+// absolute and relative links, "..", and a link loop resolve inside that
+// root, never on this machine's own root.
+func TestContainerPathsResolveInsideTheRoot(t *testing.T) {
+	root := t.TempDir()
+	mk := func(p, content string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, p), []byte(content+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln := func(p, target string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.Symlink(target, filepath.Join(root, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("etc/fr-test-file", "in the container")
+	mk("usr/bin/tool", "tool in the container")
+	mk("dir with space/f", "spaced")
+	ln("etc/abs", "/etc/fr-test-file")
+	ln("etc/up", "../../../../../../../etc/fr-test-file")
+	ln("bin", "usr/bin")
+	ln("loop1", "/loop2")
+	ln("loop2", "/loop1")
+	for _, tt := range []struct{ path, want string }{
+		{"/etc/fr-test-file", "in the container"},
+		{"/etc/abs", "in the container"},
+		{"/etc/up", "in the container"},
+		{"/etc/../etc/./abs", "in the container"},
+		{"/../../etc/fr-test-file", "in the container"},
+		{"/bin/tool", "tool in the container"},
+		{"/dir with space/f", "spaced"},
+		{"/loop1", "more than 40 symbolic links"},
 	} {
 		a := &event.Alert{Fields: event.Fields{"container.id": event.Str("3ad7b26ded6d"), "fd.name": event.Str(tt.path)}}
 		c := &Ctx{a: a}
@@ -37,22 +54,18 @@ func TestContainerFileRefusesLinks(t *testing.T) {
 			t.Fatalf("%s: refused at render: %q", tt.path, c.bad)
 		}
 		full := inContainer(c, cmd)
-		first, rest, _ := strings.Cut(full, "\n")
-		if !strings.HasPrefix(first, "pid=$(") {
-			t.Fatalf("prologue: %q", first)
-		}
+		_, rest, _ := strings.Cut(full, "\n")
+		script := "pid=1\n" + strings.ReplaceAll(rest, "/proc/$pid/root", root)
 		for _, sh := range []string{"bash", "dash"} {
-			out, _ := osexec.Command(sh, "-c", "pid=$$\n"+rest).CombinedOutput()
+			out, _ := osexec.Command(sh, "-c", script).CombinedOutput()
 			if !strings.Contains(string(out), tt.want) {
 				t.Errorf("%s: %s printed %q, want %q\n%s", sh, tt.path, out, tt.want, full)
 			}
 		}
 	}
-	for _, bad := range []string{"etc/x", "/etc/../x", "/./x"} {
-		c := &Ctx{a: &event.Alert{Fields: event.Fields{"container.id": event.Str("3ad7b26ded6d"), "fd.name": event.Str(bad)}}}
-		c.ContainerFile("fd.name")
-		if c.bad == "" {
-			t.Errorf("%q was accepted as a container path", bad)
-		}
+	c := &Ctx{a: &event.Alert{Fields: event.Fields{"container.id": event.Str("3ad7b26ded6d"), "fd.name": event.Str("etc/x")}}}
+	c.ContainerFile("fd.name")
+	if c.bad == "" {
+		t.Error("a relative path was accepted as a container path")
 	}
 }

@@ -215,13 +215,16 @@ func (c *Ctx) ContainerPID() string {
 }
 
 // ContainerFile returns the path in field as seen from the node inside the
-// alert's container: "/proc/$pid/root"'/etc/x'. Reading through
-// /proc/PID/root is not a chroot: an absolute symbolic link inside the
-// container, or a "..", resolves against the node's own root, so a link an
-// intruder planted could make the command read the node's /etc/shadow. So
-// the path must be absolute and free of "." and "..", and the step's
-// prologue refuses to go on when any component of it is a symbolic link
-// inside the container.
+// alert's container, for commands that read it: "/proc/$pid/root$cp1".
+//
+// Reading through /proc/PID/root is not a chroot: an absolute symbolic
+// link inside the container, or enough "..", resolves against the node's
+// own root, so a link an intruder planted could make the command read the
+// node's /etc/shadow. So the step's prologue resolves the path inside the
+// container's root first, as openat2's RESOLVE_IN_ROOT does (an absolute
+// link target restarts at the container's root, ".." stops at it, at most
+// 40 links), and the command reads the resolved path. The path must be
+// absolute.
 func (c *Ctx) ContainerFile(field string) string {
 	return c.containerPath(field, func(s string) string { return s })
 }
@@ -232,18 +235,16 @@ func (c *Ctx) ContainerDir(field string) string { return c.containerPath(field, 
 // ContainerPath is ContainerFile for a fixed path written in the playbook
 // ("/etc/ld.so.preload"), which an intruder can equally replace by a link.
 func (c *Ctx) ContainerPath(p string) string {
-	root := c.ContainerPID()
+	c.ContainerPID()
 	if why := containerPathProblem(p); why != "" {
 		c.refuse("the path " + p + " " + why)
 		return "''"
 	}
-	w := c.quote("path", p)
-	c.paths = append(c.paths, w)
-	return `"/proc/` + strings.Trim(root, `"`) + `/root"` + w
+	return c.addPath(c.quote("path", p))
 }
 
 func (c *Ctx) containerPath(field string, part func(string) string) string {
-	root := c.ContainerPID()
+	c.ContainerPID()
 	s, ok := c.a.Fields.Get(field)
 	if !ok {
 		c.missing = true
@@ -254,9 +255,14 @@ func (c *Ctx) containerPath(field string, part func(string) string) string {
 		c.refuse("the alert's " + field + " " + why)
 		return "''"
 	}
-	w := c.quote(field, s)
-	c.paths = append(c.paths, w)
-	return `"/proc/` + strings.Trim(root, `"`) + `/root"` + w
+	return c.addPath(c.quote(field, s))
+}
+
+// addPath records a container path (a shell word) for the prologue to
+// resolve, and returns the word for the resolved path.
+func (c *Ctx) addPath(word string) string {
+	c.paths = append(c.paths, word)
+	return `"/proc/$pid/root$cp` + strconv.Itoa(len(c.paths)) + `"`
 }
 
 // containerPathProblem returns why p cannot be read through /proc/PID/root,
@@ -264,11 +270,6 @@ func (c *Ctx) containerPath(field string, part func(string) string) string {
 func containerPathProblem(p string) string {
 	if !strings.HasPrefix(p, "/") {
 		return "is not an absolute path"
-	}
-	for _, el := range strings.Split(p, "/") {
-		if el == "." || el == ".." {
-			return "holds \".\" or \"..\", which would leave the container's root"
-		}
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -133,34 +134,45 @@ func (s step) applies(c *Ctx) bool {
 // has the id in its cgroup too, lives in the host's mount namespace and
 // usually has the lower PID, so /proc/$pid/root would show the host.
 //
-// A command that reads container paths (ContainerFile, ContainerPath) is
-// also refused when a component of one of them is a symbolic link inside
-// the container: through /proc/$pid/root, the link would resolve against
-// the node's root. The check runs just before the command; a link swapped
-// in between the two is not caught, so the commands only read.
+// Each container path the command reads (ContainerFile, ContainerDir,
+// ContainerPath) is then resolved inside the container's root into $cpN:
+// through /proc/$pid/root, a symbolic link would otherwise resolve against
+// the node's root. The resolution reads each component's link (readlink),
+// restarts at the container's root for an absolute target, never goes above
+// it for "..", and gives up after 40 links. A link swapped in between the
+// resolution and the command is not caught, so the commands only read.
 func inContainer(c *Ctx, cmd string) string {
 	id, _ := c.a.Fields.Get("container.id") // checked by ContainerPID
 	var b strings.Builder
 	b.WriteString("pid=$(grep -lF -- " + id + " /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | while read -r p; do " +
 		`[ "$(readlink "/proc/$p/ns/mnt")" != "$(readlink /proc/1/ns/mnt)" ] && { echo "$p"; break; }; done)` + "\n")
 	noPID := "echo 'No process of container " + id + " is running on this host: the container has stopped or runs elsewhere. Look at its image or a snapshot instead.' >&2"
+	body := strings.ReplaceAll(cmd, "\n", "\n  ")
 	if len(c.paths) == 0 {
-		b.WriteString(`if [ -n "$pid" ]; then` + "\n  " + strings.ReplaceAll(cmd, "\n", "\n  ") + "\nelse\n  " + noPID + "\nfi")
+		b.WriteString(`if [ -n "$pid" ]; then` + "\n  " + body + "\nelse\n  " + noPID + "\nfi")
 		return b.String()
 	}
-	b.WriteString("link=\n" +
-		`if [ -n "$pid" ]; then` + "\n" +
-		"  set -f; ifs=$IFS; IFS=/\n" +
-		"  for f in " + strings.Join(c.paths, " ") + "; do\n" +
-		"    d=\n" +
-		`    for e in $f; do [ -n "$e" ] && d="$d/$e" && [ -L "/proc/$pid/root$d" ] && link=${link:-$d}; done` + "\n" +
-		"  done\n" +
-		"  IFS=$ifs; set +f\n" +
-		"fi\n" +
-		`if [ -z "$pid" ]; then` + "\n  " + noPID + "\n" +
-		`elif [ -n "$link" ]; then` + "\n" +
-		`  echo "$link is a symbolic link inside container ` + id + `: read through /proc it would resolve on this node, not in the container. Look at the link itself: ls -l /proc/$pid/root$link" >&2` + "\n" +
-		"else\n  " + strings.ReplaceAll(cmd, "\n", "\n  ") + "\nfi")
+	b.WriteString("loops=\n")
+	for i, w := range c.paths {
+		v := "cp" + strconv.Itoa(i+1)
+		b.WriteString(v + "=; rest=" + w + "; n=0\n" +
+			`while [ -n "$pid" ] && [ -n "$rest" ]; do` + "\n" +
+			`  e=${rest%%/*}; case "$rest" in */*) rest=${rest#*/} ;; *) rest= ;; esac` + "\n" +
+			`  case "$e" in '' | .) continue ;; ..) ` + v + `=${` + v + `%/*}; continue ;; esac` + "\n" +
+			`  if [ -L "/proc/$pid/root$` + v + `/$e" ]; then` + "\n" +
+			`    n=$((n + 1)); t=$(readlink -- "/proc/$pid/root$` + v + `/$e")` + "\n" +
+			`    case "$t" in /*) ` + v + `= ;; esac` + "\n" +
+			`    rest=$t/$rest` + "\n" +
+			`    if [ "$n" -gt 40 ]; then loops=1; rest=; fi` + "\n" +
+			"  else\n" +
+			"    " + v + `=$` + v + `/$e` + "\n" +
+			"  fi\n" +
+			"done\n")
+	}
+	b.WriteString(`if [ -z "$pid" ]; then` + "\n  " + noPID + "\n" +
+		`elif [ -n "$loops" ]; then` + "\n" +
+		"  echo 'A path of this step goes through more than 40 symbolic links inside container " + id + "; it was not read.' >&2\n" +
+		"else\n  " + body + "\nfi")
 	return b.String()
 }
 
