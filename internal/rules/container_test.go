@@ -37,6 +37,15 @@ func TestContainerPathsResolveInsideTheRoot(t *testing.T) {
 	ln("bin", "usr/bin")
 	ln("loop1", "/loop2")
 	ln("loop2", "/loop1")
+	// A link to a name ending in a newline, next to a link without it:
+	// command substitution must not strip the newline and read the link.
+	host := filepath.Join(t.TempDir(), "host-secret")
+	if err := os.WriteFile(host, []byte("NODE SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk("etc/trail\n", "the newline file")
+	ln("etc/trail", host)
+	ln("etc/via", "trail\n")
 	for _, tt := range []struct{ path, want string }{
 		{"/etc/fr-test-file", "in the container"},
 		{"/etc/abs", "in the container"},
@@ -46,6 +55,7 @@ func TestContainerPathsResolveInsideTheRoot(t *testing.T) {
 		{"/bin/tool", "tool in the container"},
 		{"/dir with space/f", "spaced"},
 		{"/loop1", "more than 40 symbolic links"},
+		{"/etc/via", "the newline file"},
 	} {
 		a := &event.Alert{Fields: event.Fields{"container.id": event.Str("3ad7b26ded6d"), "fd.name": event.Str(tt.path)}}
 		c := &Ctx{a: a}
@@ -58,7 +68,7 @@ func TestContainerPathsResolveInsideTheRoot(t *testing.T) {
 		script := "pid=1\n" + strings.ReplaceAll(rest, "/proc/$pid/root", root)
 		for _, sh := range []string{"bash", "dash"} {
 			out, _ := osexec.Command(sh, "-c", script).CombinedOutput()
-			if !strings.Contains(string(out), tt.want) {
+			if !strings.Contains(string(out), tt.want) || strings.Contains(string(out), "NODE SECRET") {
 				t.Errorf("%s: %s printed %q, want %q\n%s", sh, tt.path, out, tt.want, full)
 			}
 		}

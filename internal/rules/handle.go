@@ -152,27 +152,32 @@ func inContainer(c *Ctx, cmd string) string {
 		b.WriteString(`if [ -n "$pid" ]; then` + "\n  " + body + "\nelse\n  " + noPID + "\nfi")
 		return b.String()
 	}
-	b.WriteString("loops=\n")
+	// inroot prints the path resolved inside the container's root with a
+	// "." after it, so that command substitution keeps a trailing newline
+	// of the name; it fails after 40 links.
+	b.WriteString(`inroot() { r=; rest=$1; n=0` + "\n" +
+		`  while [ -n "$rest" ]; do` + "\n" +
+		`    e=${rest%%/*}; case "$rest" in */*) rest=${rest#*/} ;; *) rest= ;; esac` + "\n" +
+		`    case "$e" in '' | .) continue ;; ..) r=${r%/*}; continue ;; esac` + "\n" +
+		`    if [ -L "/proc/$pid/root$r/$e" ]; then` + "\n" +
+		`      n=$((n + 1)); [ "$n" -le 40 ] || return 1` + "\n" +
+		`      t=$(readlink -- "/proc/$pid/root$r/$e"; echo .); t=${t%?.}` + "\n" +
+		`      case "$t" in /*) r= ;; esac` + "\n" +
+		`      rest=$t/$rest` + "\n" +
+		`    else r=$r/$e; fi` + "\n" +
+		`  done` + "\n" +
+		`  printf '%s.' "$r"` + "\n" +
+		"}\n")
+	var resolve, trim []string
 	for i, w := range c.paths {
 		v := "cp" + strconv.Itoa(i+1)
-		b.WriteString(v + "=; rest=" + w + "; n=0\n" +
-			`while [ -n "$pid" ] && [ -n "$rest" ]; do` + "\n" +
-			`  e=${rest%%/*}; case "$rest" in */*) rest=${rest#*/} ;; *) rest= ;; esac` + "\n" +
-			`  case "$e" in '' | .) continue ;; ..) ` + v + `=${` + v + `%/*}; continue ;; esac` + "\n" +
-			`  if [ -L "/proc/$pid/root$` + v + `/$e" ]; then` + "\n" +
-			`    n=$((n + 1)); t=$(readlink -- "/proc/$pid/root$` + v + `/$e")` + "\n" +
-			`    case "$t" in /*) ` + v + `= ;; esac` + "\n" +
-			`    rest=$t/$rest` + "\n" +
-			`    if [ "$n" -gt 40 ]; then loops=1; rest=; fi` + "\n" +
-			"  else\n" +
-			"    " + v + `=$` + v + `/$e` + "\n" +
-			"  fi\n" +
-			"done\n")
+		resolve = append(resolve, "! "+v+"=$(inroot "+w+")")
+		trim = append(trim, v+"=${"+v+"%.}")
 	}
 	b.WriteString(`if [ -z "$pid" ]; then` + "\n  " + noPID + "\n" +
-		`elif [ -n "$loops" ]; then` + "\n" +
+		"elif " + strings.Join(resolve, " || ") + "; then\n" +
 		"  echo 'A path of this step goes through more than 40 symbolic links inside container " + id + "; it was not read.' >&2\n" +
-		"else\n  " + body + "\nfi")
+		"else\n  " + strings.Join(trim, "; ") + "\n  " + body + "\nfi")
 	return b.String()
 }
 
