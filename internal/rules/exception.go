@@ -44,12 +44,16 @@ import (
 // source IP is not among them: it is where a call came from, part of what
 // happened, not who did it. The cloudtrail plugin's evt.plugininfo ("USER
 // via IP -> EVENT") names the principal too.
+// For Cloud Audit Logs it is the authenticated principal only: the user
+// agent is supplied by the caller and not authenticated (any client can
+// claim to be Terraform), and a caller IP says where a call came from,
+// often a shared NAT address or "private" (Google's own network).
 var exceptionContext = map[string][]string{
 	event.SourceSyscall: {"proc.pname", "proc.pexepath", "proc.pcmdline", "proc.aname[", "proc.aexepath[",
 		"user.name", "user.loginuid", "user.loginname", "container.image.repository", "k8s.ns.name"},
 	event.SourceK8sAudit: {"ka.user.name", "ka.useragent", "ka.impuser.name"},
 	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.originaluser", "ct.useragent", "evt.plugininfo"},
-	"gcp_auditlog":       {"gcp.user", "gcp.userAgent", "gcp.callerIP"},
+	"gcp_auditlog":       {"gcp.user"},
 	"github":             {"github.user"},
 	"okta":               {"okta.actor.name", "okta.actor.id", "okta.actor.alternateid", "okta.useragent.raw"},
 }

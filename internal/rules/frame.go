@@ -89,10 +89,18 @@ var frames = map[string]frame{
 		needle:    []string{"ct.user.arn", "ct.user"},
 	},
 	"gcp_auditlog": {
+		// The gcpaudit plugin's fields (plugins/gcpaudit/pkg/gcpaudit/
+		// extract.go). gcp.request, gcp.authorizationInfo and
+		// gcp.policyDelta are JSON documents: shown as facts, never
+		// placed in a command.
 		facts: []labelled{
 			{"Principal", "gcp.user"}, {"Method", "gcp.methodName"}, {"Service", "gcp.serviceName"},
 			{"Project", "gcp.projectId"}, {"Caller IP", "gcp.callerIP"}, {"User agent", "gcp.userAgent"},
-			{"Resource", "gcp.resourceName"}, {"Location", "gcp.location"},
+			{"Resource", "gcp.resourceName"}, {"Resource type", "gcp.resourceType"}, {"Location", "gcp.location"},
+			{"Bucket", "gcp.storage.bucket"}, {"Cloud SQL database", "gcp.cloudsql.databaseId"},
+			{"Function", "gcp.cloudfunctions.function"}, {"Service account", "gcp.iam.serviceAccount"},
+			{"Logging sink", "gcp.logging.sink"}, {"Policy change (binding deltas)", "gcp.policyDelta"},
+			{"Authorization", "gcp.authorizationInfo"}, {"Request", "gcp.request"}, {"Event time", "gcp.time"},
 		},
 		where:     func(c *Ctx) string { return "the Google Cloud control plane (Cloud Audit Logs)" },
 		actor:     "gcp.user",

@@ -53,6 +53,27 @@ var githubRepoName = valueCheck{ok: func(s string) bool {
 	return githubRepo.MatchString(s) && !strings.HasSuffix(s, "/.") && !strings.HasSuffix(s, "/..")
 }, want: "a GitHub repository's full name (owner/name)"}
 
+// What the gcp_auditlog rules place in commands.
+var (
+	// A principal as Cloud Audit Logs record it in
+	// authenticationInfo.principalEmail: a user's or a service account's
+	// e-mail address. Commands put it inside a Logging query
+	// (principalEmail="...") and after --iam-account=, so it may hold no
+	// quote, backslash or space.
+	gcpPrincipal = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)+$`)
+	// Cloud Storage bucket names: lower-case letters, digits, -, _ and .,
+	// starting and ending with a letter or digit, at most 222 characters.
+	gcsBucket = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$`)
+	// Cloud SQL's resource label database_id is PROJECT:INSTANCE (a
+	// domain-scoped project adds DOMAIN:); an instance name starts with a
+	// letter.
+	gcpSQLDatabase = regexp.MustCompile(`^([a-z0-9][-a-z0-9.]{0,62}:){0,2}[a-z][-a-z0-9]{0,97}$`)
+	// BigQuery dataset ids: letters, digits and underscores (at most 1024).
+	bqDataset = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	// Cloud KMS key ring and key ids.
+	kmsID = regexp.MustCompile(`^[A-Za-z0-9_][-A-Za-z0-9_]{0,62}$`)
+)
+
 type valueCheck struct {
 	ok   func(string) bool
 	want string // what the value should have been, for the report
@@ -130,6 +151,20 @@ var valueChecks = map[string]valueCheck{
 	"github.user":              rx(githubLogin, "a GitHub login (a user, or an app's name[bot])"),
 	"github.collaborator.name": rx(githubOwner, "a GitHub user name"),
 	"github.webhook.id":        checkUnsigned,
+
+	"gcp.user": valueCheck{ok: func(s string) bool { return len(s) <= 254 && gcpPrincipal.MatchString(s) },
+		want: "a Google principal's e-mail address"},
+	"gcp.storage.bucket": valueCheck{ok: func(s string) bool { return gcsBucket.MatchString(s) && !strings.Contains(s, "..") },
+		want: "a Cloud Storage bucket name"},
+	"gcp.methodName":              rx(regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._]{0,199}$`), "a Google API method name"),
+	"gcp.cloudsql.databaseId":     rx(gcpSQLDatabase, "a Cloud SQL database id (PROJECT:INSTANCE)"),
+	"gcp.cloudfunctions.function": rx(regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9_]{0,62}$`), "a Cloud Functions function name"),
+	// Resource labels that the gcp_auditlog rules read with the json plugin.
+	"json.value[/resource/labels/policy_name]":   rx(dnsLabel, "a Cloud Armor security policy name"),
+	"json.value[/resource/labels/key_ring_id]":   rx(kmsID, "a Cloud KMS key ring id"),
+	"json.value[/resource/labels/crypto_key_id]": rx(kmsID, "a Cloud KMS key id"),
+	"json.value[/resource/labels/dataset_id]": valueCheck{ok: func(s string) bool { return len(s) <= 1024 && bqDataset.MatchString(s) },
+		want: "a BigQuery dataset id"},
 
 	"user.loginuid": rx(signedInt, "a user id"),
 	"fd.rip":        checkIP,
