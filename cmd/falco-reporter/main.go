@@ -4,7 +4,7 @@
 //	falco-reporter demo [--dir DIR]          a self-contained demo, no Falco needed
 //	falco-reporter render [--format F] [FILE|-]
 //	falco-reporter ingest --config FILE [FILE|-]
-//	falco-reporter check-config --config FILE
+//	falco-reporter check-config --config FILE [--as-service [--user NAME]]
 //	falco-reporter rules [--falco-rules FILE...]
 //	falco-reporter version
 package main
@@ -27,7 +27,8 @@ commands:
   demo          replay built-in alerts through a fake Falco and write reports (--dir DIR)
   render        print the report for one Falco JSON alert ([--format markdown|json] [FILE|-])
   ingest        report every JSON alert of a file or stdin, then exit (--config FILE [FILE|-])
-  check-config  validate a configuration file (--config FILE)
+  check-config  validate a configuration file (--config FILE); with --as-service, also check as
+                the service's user that every path it names can be used (run as root)
   rules         print the handler table; with --falco-rules FILE..., list rules without a playbook
   version       print the version
 `
