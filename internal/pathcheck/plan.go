@@ -82,8 +82,10 @@ func Service(cfg *config.Config, configPath string) []Item {
 		if p, ok := strings.CutPrefix(g.Address, "unix://"); ok {
 			// Falco makes the socket when it starts; the daemon waits.
 			items = append(items, Item{Role: "Falco gRPC socket", Path: p, Access: Connect, Optional: true})
+		} else {
+			// The TLS files serve TCP only.
+			items = appendFiles(items, "gRPC client certificate", g.Cert, "gRPC client key", g.Key, "gRPC CA", g.CA)
 		}
-		items = appendFiles(items, "gRPC client certificate", g.Cert, "gRPC client key", g.Key, "gRPC CA", g.CA)
 	}
 	if h := cfg.Falco.HTTP; h != nil && h.TLS != nil {
 		t := h.TLS

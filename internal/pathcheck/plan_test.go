@@ -112,13 +112,30 @@ func TestState(t *testing.T) {
 	}
 }
 
+func TestServiceUnixSocket(t *testing.T) {
+	// The shipped config names TLS files, which a unix socket never uses.
+	cfg, err := config.Load("../../configs/falco-reporter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := briefs("", Service(cfg, "/etc/falco-reporter/falco-reporter.yaml"))
+	want := []brief{
+		{"/etc/falco-reporter/falco-reporter.yaml", Read, false, ""},
+		{"/var/lib/falco-reporter", WriteDir, true, "/var/lib/falco-reporter"},
+		{"/run/falco/falco.sock", Connect, true, ""},
+	}
+	if len(got) < len(want) || got[0] != want[0] || got[1] != want[1] || got[len(got)-1] != want[2] {
+		t.Errorf("Service of the shipped config:\n got %v\nwant %v, with the state tree between", got, want)
+	}
+}
+
 func TestService(t *testing.T) {
 	base := t.TempDir()
 	mkTree(t, base, "playbooks/a.yaml", "playbooks/b.yaml", "playbooks/notes.txt", "state/")
 	cfg, err := config.Parse([]byte(`
 falco:
   grpc:
-    address: unix:///run/falco/falco.sock
+    address: falco.example:5060
     cert: /tls/c.crt
     key: /tls/c.key
     ca: /tls/ca.crt
@@ -143,7 +160,6 @@ reports:
 		{"playbooks/a.yaml", Read, false, ""},
 		{"playbooks/b.yaml", Read, false, ""},
 		{"/var/log/falco/events.json", Read, true, ""},
-		{"/run/falco/falco.sock", Connect, true, ""},
 		{"/tls/c.crt", Read, false, ""},
 		{"/tls/c.key", Read, false, ""},
 		{"/tls/ca.crt", Read, false, ""},
