@@ -72,7 +72,7 @@ func logStopped(log zerolog.Logger, err error) {
 	e := log.Error().Err(err)
 	var perr *pathcheck.Error
 	if errors.As(err, &perr) {
-		e = e.Str("path", perr.Failed[0].Path).Str("repair", strings.Join(perr.Fixes(), " ; "))
+		e = e.Str("unusable_path", perr.Failed[0].Path).Str("repair", strings.Join(perr.Fixes(), " ; "))
 	}
 	e.Msg("falco-reporter stopped")
 }
