@@ -255,3 +255,42 @@ func journalCat(t *testing.T, pid int) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestEarlyErrorPriority: an error before the logger exists (a bad config)
+// goes to stderr; when stderr is the journal stream, its "<3>" prefix makes
+// journald file it at priority err.
+func TestEarlyErrorPriority(t *testing.T) {
+	for _, stream := range []bool{true, false} {
+		t.Run(fmt.Sprintf("journal stream %v", stream), func(t *testing.T) {
+			f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			cmd := exec.Command(binary, "run", "--config", "/nonexistent/falco-reporter.yaml")
+			cmd.Stderr = f
+			if stream {
+				fi, err := f.Stat()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := fi.Sys().(*syscall.Stat_t)
+				cmd.Env = append(os.Environ(), fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
+			}
+			if err := cmd.Run(); err == nil {
+				t.Fatal("run with a missing config succeeded")
+			}
+			got, err := os.ReadFile(f.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "falco-reporter: read config: open /nonexistent/falco-reporter.yaml: no such file or directory\n"
+			if stream {
+				want = "<3>" + want
+			}
+			if string(got) != want {
+				t.Errorf("stderr %q, want %q", got, want)
+			}
+		})
+	}
+}
