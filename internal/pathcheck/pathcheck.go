@@ -89,7 +89,10 @@ func Check(items []Item) []Result {
 			}
 		}
 		r := check(it, who)
-		r.rootUID = roots[it.Root]
+		r.rootUID = -1
+		if it.Root != "" {
+			r.rootUID = roots[it.Root]
+		}
 		r.Fix = fix(r, who)
 		out = append(out, r)
 	}
