@@ -32,33 +32,35 @@ type Files struct {
 
 // Digest sums up the reports of a period (falco-reporter summary).
 type Digest struct {
-	Since, Until time.Time
-	Reports      int // incidents
-	Occurrences  int // alerts folded into them
-	ByPriority   []Count
-	ByRule       []Count
-	ByHost       []Count
-	BySource     []Count
-	Top          []Entry // the incidents with the most occurrences
-	Storms       []Storm
+	Since       time.Time `json:"since"`
+	Until       time.Time `json:"until"`
+	Reports     int       `json:"reports"`     // incidents
+	Occurrences int       `json:"occurrences"` // alerts folded into them
+	ByPriority  []Count   `json:"by_priority"`
+	ByRule      []Count   `json:"by_rule"`
+	ByHost      []Count   `json:"by_host"`
+	BySource    []Count   `json:"by_source"`
+	Top         []Entry   `json:"top"` // the incidents with the most occurrences
+	Storms      []Storm   `json:"storms"`
 	// Timeline counts the incidents by when they began, one Count per
 	// Bucket (an hour, or a day over long periods) from Since to Until;
 	// Key is the bucket's start in RFC 3339.
-	Timeline []Count
-	Bucket   time.Duration
+	Timeline []Count       `json:"timeline"`
+	Bucket   time.Duration `json:"-"` // render.DigestJSON gives it in seconds
 }
 
 // Count is the number of reports and alerts under one key.
 type Count struct {
-	Key         string
-	Reports     int
-	Occurrences int
+	Key         string `json:"key"`
+	Reports     int    `json:"reports"`
+	Occurrences int    `json:"occurrences"`
 }
 
 // Storm is a rule that opened many incidents in a short time.
 type Storm struct {
-	Rule     string
-	Reports  int           // incidents in the busiest window
-	From, To time.Time     // first_seen of the window's first and last incident
-	Window   time.Duration // the window the threshold applies to
+	Rule    string        `json:"rule"`
+	Reports int           `json:"reports"` // incidents in the busiest window
+	From    time.Time     `json:"from"`    // first_seen of the window's first incident
+	To      time.Time     `json:"to"`      // and of its last
+	Window  time.Duration `json:"-"`
 }
