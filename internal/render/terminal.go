@@ -326,7 +326,10 @@ func plural(n int, noun string) string {
 
 // column is plural with the number right-aligned, for tables.
 func column(n int, noun string) string {
-	return fmt.Sprintf("%*s", len(noun)+8, plural(n, noun))
+	if n != 1 {
+		noun += "s"
+	}
+	return fmt.Sprintf("%6d %s", n, noun)
 }
 
 // bar draws n out of peak as up to width block characters, in eighths; a
