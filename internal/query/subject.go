@@ -14,7 +14,7 @@ var subjects = map[string][2]string{
 	"okta":           {"okta.actor.name", "okta.client.ip"},
 }
 
-// subject says where an alert happened: the container (name and id), the
+// subject says where an alert happened: the container (id and name), the
 // host, or the plugin source's own subject (a Kubernetes user, a cloud
 // principal); "" when the alert does not say.
 func subject(source string, field func(string) string) string {
@@ -32,7 +32,7 @@ func subject(source string, field func(string) string) string {
 		if name == "" || name == "<NA>" {
 			return id
 		}
-		return name + " (" + id + ")"
+		return id + " " + name // the id first: a narrow column cuts the name
 	}
 	if source == event.SourceInternal {
 		return "falco"

@@ -150,5 +150,17 @@ func timeline(entries []report.Entry, since, until time.Time) ([]report.Count, t
 			out[i].Occurrences += e.Occurrences
 		}
 	}
+	// Over long periods, the quiet stretch before the first incident and
+	// after the last is left out.
+	if len(out) > 48 {
+		first, last := 0, len(out)-1
+		for first < last && out[first].Reports == 0 {
+			first++
+		}
+		for last > first && out[last].Reports == 0 {
+			last--
+		}
+		out = out[first : last+1]
+	}
 	return out, bucket
 }
