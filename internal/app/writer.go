@@ -263,6 +263,13 @@ func (w *writer) render(r *report.Report) ([]store.File, error) {
 				return nil, fmt.Errorf("render report %s: %w", r.ID, err)
 			}
 			files = append(files, store.File{Ext: "json", Data: b})
+		case "html":
+			// Reports sit in day directories below index.html.
+			b, err := render.HTML(r, "../index.html")
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, store.File{Ext: "html", Data: b})
 		}
 	}
 	return files, nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -26,6 +27,9 @@ type Local struct {
 	warn func(path string, err error)
 	now  func() time.Time
 	poll time.Duration // how often Follow looks for changes
+
+	mu    sync.Mutex
+	cache *scanner // what List and Get read last, so that the next read is incremental
 
 	afterStart func() // tests: runs between Follow's start and its first scan
 }
@@ -43,14 +47,31 @@ func (l *Local) List(ctx context.Context, f Filter) ([]report.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, _, err := newScanner(l.dir, f.Grep, l.warn, l.now).scan()
+	if f.Grep != "" {
+		// What grep found depends on the text: read afresh.
+		all, _, err := newScanner(l.dir, f.Grep, l.warn, l.now).scan()
+		if err != nil {
+			return nil, err
+		}
+		return selectEntries(all, m, f.Limit), ctx.Err()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all, err := l.scanCached()
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	return selectEntries(all, m, f.Limit), ctx.Err()
+}
+
+// scanCached scans with the scanner kept from the last call, which reads
+// only what changed since; l.mu must be held.
+func (l *Local) scanCached() ([]*record, error) {
+	if l.cache == nil {
+		l.cache = newScanner(l.dir, "", l.warn, l.now)
 	}
-	return selectEntries(all, m, f.Limit), nil
+	all, _, err := l.cache.scan()
+	return all, err
 }
 
 // selectEntries returns the entries of the records m matches, newest
@@ -82,7 +103,9 @@ func (l *Local) Get(ctx context.Context, ref string) (*Doc, error) {
 	if _, err := os.Lstat(ref); err == nil || strings.ContainsRune(ref, filepath.Separator) {
 		return readDoc(ref)
 	}
-	all, _, err := newScanner(l.dir, "", l.warn, l.now).scan()
+	l.mu.Lock()
+	all, err := l.scanCached()
+	l.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
