@@ -39,6 +39,8 @@ table{border-collapse:collapse;width:100%;margin:.4rem 0}
 th,td{text-align:left;vertical-align:top;padding:.35rem .6rem;border-bottom:1px solid var(--line)}
 th{font-weight:600;color:var(--muted);font-size:.85rem}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr td:first-child{white-space:nowrap}
+tr td:nth-child(4){white-space:nowrap;max-width:14rem;overflow:hidden;text-overflow:ellipsis}
 .meta,.muted{color:var(--muted);font-size:.9rem;margin:.2rem 0}
 .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:700;color:#fff;background:#6b7280;white-space:nowrap}
 .p-emergency .badge,.p-alert .badge,.p-critical .badge{background:#8b0000}
