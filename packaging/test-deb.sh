@@ -131,6 +131,9 @@ out=$(/usr/bin/falco-reporter check-config --as-service --config /etc/falco-repo
 	fail "check-config --as-service on the installed package: $out"
 pass "check-config --as-service: every path usable by falco-reporter"
 
+# --- the reports, read by a member of the falco-reporter group -----------
+sh packaging/test-oncall.sh || fail "test-oncall.sh"
+
 # --- upgrade keeps a locally edited config (config|noreplace) ------------
 # ...and heals state that a run as root left (issue 17): postinst applies
 # tmpfiles.d's Z line.
