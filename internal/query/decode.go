@@ -86,7 +86,8 @@ func decode(p *fastjson.Parser, data []byte, grep []byte) (record, error) {
 			if r.grepHit {
 				break
 			}
-			r.grepHit = containsFold(f.GetStringBytes("label"), grep) || containsFold(f.GetStringBytes("value"), grep)
+			r.grepHit = containsFold(f.GetStringBytes("label"), grep) || containsFold(f.GetStringBytes("field"), grep) ||
+				containsFold(f.GetStringBytes("value"), grep)
 		}
 		if !r.grepHit && fields != nil {
 			fields.Visit(func(_ []byte, fv *fastjson.Value) {

@@ -94,7 +94,7 @@ func TestListFilters(t *testing.T) {
 					return true
 				}
 			}
-			return strings.Contains(strings.ToLower(r.Title), "/etc/shadow")
+			return strings.Contains(strings.ToLower(r.Title.String()), "/etc/shadow")
 		})},
 		{"since", Filter{Since: end.Add(-10 * time.Minute)}, 11},
 		{"since and until", Filter{Since: end.Add(-30 * time.Minute), Until: end.Add(-20 * time.Minute)}, 11},

@@ -55,7 +55,7 @@ func entries(rs []report.Report) []report.Entry {
 	for i, r := range rs {
 		day := r.FirstSeen.UTC().Format("2006-01-02")
 		es[i] = report.Entry{ID: r.ID, Rule: r.Rule, Source: r.Source, Priority: r.Priority, Hostname: r.Hostname,
-			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, Occurrences: r.Occurrences, Title: r.Title, Subject: "c0ffee1234ab web",
+			FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, Occurrences: r.Occurrences, Title: r.Title.String(), Subject: "c0ffee1234ab web",
 			Files: report.Files{JSON: day + "/" + r.ID + ".json", Markdown: day + "/" + r.ID + ".md", HTML: day + "/" + r.ID + ".html"}}
 	}
 	return es

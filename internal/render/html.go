@@ -88,8 +88,11 @@ const htmlHead = `<!DOCTYPE html>
 const reportTemplate = `{{define "title"}}{{.R.Priority | line}}: {{.R.Rule | line}} on {{.R.Hostname | line}}{{end}}<body>
 <nav class="meta"><a href="{{.Index}}">All reports</a></nav>
 <header class="{{class .R.Priority}}">
-<p><span class="badge">{{.R.Priority | line}}</span> <code>{{.R.Rule | line}}</code> on <code>{{.R.Hostname | line}}</code></p>
-<h1>{{.R.Title | line}}</h1>
+<p><span class="badge">{{.R.Priority | line}}</span> <code>{{.R.Rule | line}}</code>
+{{- if not .R.Hostname}}
+{{- else if eq .R.Source "syscall"}} on <code>{{.R.Hostname | line}}</code>
+{{- else}} (<code>{{.R.Source | line}}</code>, reported by Falco on <code>{{.R.Hostname | line}}</code>){{end}}</p>
+<h1>{{template "text" .R.Title}}</h1>
 <p class="meta">{{.Seen}} · source <code>{{.R.Source | line}}</code> · report <code>{{.R.ID | line}}</code> · {{.R.Handler | line}} handler</p>
 </header>
 <main>
@@ -99,7 +102,7 @@ const reportTemplate = `{{define "title"}}{{.R.Priority | line}}: {{.R.Rule | li
 <h2>Facts</h2>
 <table>
 {{- range .R.Facts}}
-<tr><th scope="row">{{.Label | line}}</th><td><code>{{.Value | value}}</code></td></tr>
+<tr><th scope="row">{{if .Label}}{{.Label | line}}{{else}}<code>{{.Field | line}}</code>{{end}}</th><td><code>{{.Value | value}}</code></td></tr>
 {{- end}}
 </table>
 {{- end}}
@@ -112,6 +115,9 @@ const reportTemplate = `{{define "title"}}{{.R.Priority | line}}: {{.R.Rule | li
 <tr><td>{{.ID | line}}</td><td>{{.Name | line}}</td><td>{{.Tactic | line}}</td></tr>
 {{- end}}
 </table>
+{{- end}}
+{{- if .R.Tags}}
+<p class="muted">Falco's tags on the rule:{{range .R.Tags}} <code>{{. | line}}</code>{{end}}</p>
 {{- end}}
 {{- if .R.Description}}
 <p class="muted">Falco's description of the rule: {{.R.Description | prose}}</p>
@@ -139,7 +145,7 @@ const reportTemplate = `{{define "title"}}{{.R.Priority | line}}: {{.R.Rule | li
 {{- range .List}}
 <li>{{template "text" .Text}}
 {{- if .Changes}}
-<p class="changes">Changes: {{.Changes | prose}}</p>
+<p class="changes">Changes: {{template "text" .Changes}}</p>
 {{- end}}
 {{- if .Command}}
 <pre><code>{{.Command | lines}}</code></pre>

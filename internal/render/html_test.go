@@ -133,7 +133,7 @@ func TestHTMLHostileValuesStayText(t *testing.T) {
 					t.Errorf("page is %d bytes: long values are not capped", len(page))
 				}
 				es = append(es, report.Entry{ID: h.value, Rule: r.Rule, Source: h.value, Priority: h.value, Hostname: h.value,
-					Title: r.Title, Subject: h.value, Occurrences: 1, FirstSeen: report.Time{Time: time.Unix(0, 0)}, LastSeen: report.Time{Time: time.Unix(0, 0)},
+					Title: r.Title.String(), Subject: h.value, Occurrences: 1, FirstSeen: report.Time{Time: time.Unix(0, 0)}, LastSeen: report.Time{Time: time.Unix(0, 0)},
 					Files: report.Files{HTML: "javascript:alert(1)/x\"><script>alert(1)</script>.html", Markdown: h.value}})
 			})
 		}

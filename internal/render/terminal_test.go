@@ -69,8 +69,10 @@ func TestTerminalKeepsCommandsWhole(t *testing.T) {
 	}
 	text := string(out)
 	for _, s := range rs[0].Investigation {
-		if s.Command != "" && !strings.Contains(text, s.Command) {
-			t.Errorf("command not shown whole on one line: %s", s.Command)
+		for _, line := range strings.Split(s.Command, "\n") {
+			if !strings.Contains(text, line) {
+				t.Errorf("command line not shown whole on one line: %s", line)
+			}
 		}
 	}
 }
