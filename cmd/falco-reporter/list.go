@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,37 +15,57 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/render"
 )
 
+// reader is a command that reads reports back with the filters: list,
+// follow and summary.
+type reader struct {
+	name   string
+	fs     *flag.FlagSet
+	src    *source
+	sel    *filterSet
+	asJSON *bool
+}
+
+func newReader(name, since, jsonHelp string, stderr io.Writer) *reader {
+	fs := flags(name, stderr)
+	return &reader{name: name, fs: fs, src: sourceFlags(fs), sel: filterFlags(fs, since), asJSON: fs.Bool("json", false, jsonHelp)}
+}
+
+// open parses args (valid() checks the command's own flags) and opens the
+// reports. code is the exit code when it fails, or -1.
+func (c *reader) open(args []string, now time.Time, stderr io.Writer, valid func() bool) (b query.Backend, f query.Filter, code int) {
+	pos, err := parseAll(c.fs, args)
+	if err != nil {
+		return nil, f, 2
+	}
+	if len(pos) > 0 || !valid() {
+		fmt.Fprintf(stderr, "falco-reporter %s: unexpected arguments or values; see falco-reporter %s -h\n", c.name, c.name)
+		return nil, f, 2
+	}
+	if f, err = c.sel.filter(now); err != nil {
+		fmt.Fprintf(stderr, "falco-reporter %s: %v\n", c.name, err)
+		return nil, f, 2
+	}
+	if b, _, err = c.src.backend(stderr); err != nil {
+		return nil, f, fail(stderr, err)
+	}
+	return b, f, -1
+}
+
 func cmdList(args []string, stdout, stderr io.Writer) int {
-	fs := flags("list", stderr)
-	src := sourceFlags(fs)
-	sel := filterFlags(fs, "")
-	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	limit := fs.Int("limit", 0, "print at most this many reports, the newest (0: all)")
-	pos, err := parseAll(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 || *limit < 0 {
-		fmt.Fprintln(stderr, "falco-reporter list: unexpected arguments; see falco-reporter list -h")
-		return 2
-	}
-	f, err := sel.filter(time.Now())
-	if err != nil {
-		fmt.Fprintln(stderr, "falco-reporter list:", err)
-		return 2
+	c := newReader("list", "", "print one JSON object per line", stderr)
+	limit := c.fs.Int("limit", 0, "print at most this many reports, the newest (0: all)")
+	b, f, code := c.open(args, time.Now(), stderr, func() bool { return *limit >= 0 })
+	if code >= 0 {
+		return code
 	}
 	f.Limit = *limit
-	b, _, err := src.backend(stderr)
-	if err != nil {
-		return fail(stderr, err)
-	}
 	es, err := b.List(context.Background(), f)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	defer w.Flush()
-	if *asJSON {
+	if *c.asJSON {
 		for i := range es {
 			line, err := render.EntryJSON(&es[i], "")
 			if err != nil {
@@ -65,43 +86,26 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdFollow(args []string, stdout, stderr io.Writer) int {
-	fs := flags("follow", stderr)
-	src := sourceFlags(fs)
-	sel := filterFlags(fs, "")
-	asJSON := fs.Bool("json", false, "print one JSON object per line, with \"change\": \"new\" or \"update\"")
-	pos, err := parseAll(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		fmt.Fprintln(stderr, "falco-reporter follow: unexpected arguments; see falco-reporter follow -h")
-		return 2
-	}
-	f, err := sel.filter(time.Now())
-	if err != nil {
-		fmt.Fprintln(stderr, "falco-reporter follow:", err)
-		return 2
-	}
-	b, _, err := src.backend(stderr)
-	if err != nil {
-		return fail(stderr, err)
+	c := newReader("follow", "", `print one JSON object per line, with "change": "new" or "update"`, stderr)
+	b, f, code := c.open(args, time.Now(), stderr, func() bool { return true })
+	if code >= 0 {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = b.Follow(ctx, f, func(c query.Change) error {
-		if *asJSON {
-			what := "update"
-			if c.New {
-				what = "new"
-			}
-			line, err := render.EntryJSON(&c.Entry, what)
-			if err != nil {
-				return err
-			}
-			_, err = stdout.Write(line)
+	err := b.Follow(ctx, f, func(ch query.Change) error {
+		if !*c.asJSON {
+			_, err := io.WriteString(stdout, render.FollowLine(&ch.Entry, ch.New))
 			return err
 		}
-		_, err := io.WriteString(stdout, render.FollowLine(&c.Entry, c.New))
+		what := "update"
+		if ch.New {
+			what = "new"
+		}
+		line, err := render.EntryJSON(&ch.Entry, what)
+		if err == nil {
+			_, err = stdout.Write(line)
+		}
 		return err
 	})
 	if err != nil {
@@ -111,37 +115,21 @@ func cmdFollow(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdSummary(args []string, stdout, stderr io.Writer) int {
-	fs := flags("summary", stderr)
-	src := sourceFlags(fs)
-	sel := filterFlags(fs, "24h")
-	asJSON := fs.Bool("json", false, "print the summary as one JSON object")
-	rows := fs.Int("rows", 10, "rows per count table")
-	stormMin := fs.Int("storm-min", query.DefaultStorms.Min, "a rule stormed when it opened this many incidents")
-	stormWindow := fs.Duration("storm-window", query.DefaultStorms.Window, "within this time")
-	pos, err := parseAll(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 || *rows < 1 || *stormMin < 1 || *stormWindow <= 0 {
-		fmt.Fprintln(stderr, "falco-reporter summary: unexpected arguments or values; see falco-reporter summary -h")
-		return 2
-	}
+	c := newReader("summary", "24h", "print the summary as one JSON object", stderr)
+	rows := c.fs.Int("rows", 10, "rows per count table")
+	stormMin := c.fs.Int("storm-min", query.DefaultStorms.Min, "a rule stormed when it opened this many incidents")
+	stormWindow := c.fs.Duration("storm-window", query.DefaultStorms.Window, "within this time")
 	now := time.Now()
-	f, err := sel.filter(now)
-	if err != nil {
-		fmt.Fprintln(stderr, "falco-reporter summary:", err)
-		return 2
-	}
-	b, _, err := src.backend(stderr)
-	if err != nil {
-		return fail(stderr, err)
+	b, f, code := c.open(args, now, stderr, func() bool { return *rows >= 1 && *stormMin >= 1 && *stormWindow > 0 })
+	if code >= 0 {
+		return code
 	}
 	es, err := b.List(context.Background(), f)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	d := query.Summarize(es, f.Since, f.Until, query.Storms{Min: *stormMin, Window: *stormWindow}, now)
-	if *asJSON {
+	if *c.asJSON {
 		out, err := render.DigestJSON(&d)
 		if err != nil {
 			return fail(stderr, err)
