@@ -72,7 +72,7 @@ func (l *Local) Follow(ctx context.Context, f Filter, fn func(Change) error) err
 // what a reader sees (occurrences, last seen, priority); a rewrite that
 // changed none of these is not shown again.
 func emit(es []report.Entry, shown map[string]report.Entry, fn func(Change) error) error {
-	slices.SortFunc(es, func(a, b report.Entry) int { return newestFirst(b, a) })
+	slices.SortFunc(es, func(a, b report.Entry) int { return newestFirst(&b, &a) })
 	for _, e := range es {
 		prev, seen := shown[e.ID]
 		if seen && prev.Occurrences == e.Occurrences && prev.LastSeen.Equal(e.LastSeen.Time) && prev.Priority == e.Priority {

@@ -114,7 +114,7 @@ func TestListFilters(t *testing.T) {
 			if len(got) != tt.want {
 				t.Fatalf("%d reports, want %d", len(got), tt.want)
 			}
-			if !slices.IsSortedFunc(got, newestFirst) {
+			if !slices.IsSortedFunc(got, func(a, b report.Entry) int { return newestFirst(&a, &b) }) {
 				t.Error("not newest first")
 			}
 			for _, e := range got {
