@@ -57,7 +57,7 @@ as "$reader" falco-reporter summary --since 2026-04-01 --until 2026-04-03 | grep
 pass "summary"
 
 # follow runs until interrupted, then exits 0.
-as "$reader" timeout --preserve-status -s INT 2 falco-reporter follow --since 2026-04-01 >"$tmp/follow.out" ||
+as "$reader" timeout --preserve-status -s INT 5 falco-reporter follow --since 2026-04-01 >"$tmp/follow.out" ||
 	fail "follow did not exit 0 on SIGINT"
 [ "$(wc -l <"$tmp/follow.out")" -eq 13 ] || fail "follow printed $(wc -l <"$tmp/follow.out") lines, want 13"
 pass "follow"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/falco-reporter/falco-reporter/internal/query"
 	"github.com/falco-reporter/falco-reporter/internal/render"
+	"github.com/falco-reporter/falco-reporter/internal/safe"
 )
 
 // reader is a command that reads reports back with the filters: list,
@@ -33,22 +34,28 @@ func newReader(name, since, jsonHelp string, stderr io.Writer) *reader {
 // open parses args (valid() checks the command's own flags) and opens the
 // reports. code is the exit code when it fails, or -1.
 func (c *reader) open(args []string, now time.Time, stderr io.Writer, valid func() bool) (b query.Backend, f query.Filter, code int) {
+	b, f, _, code = c.openDir(args, now, stderr, valid)
+	return b, f, code
+}
+
+// openDir is open, and also returns the reports directory.
+func (c *reader) openDir(args []string, now time.Time, stderr io.Writer, valid func() bool) (b query.Backend, f query.Filter, dir string, code int) {
 	pos, err := parseAll(c.fs, args)
 	if err != nil {
-		return nil, f, 2
+		return nil, f, "", 2
 	}
 	if len(pos) > 0 || !valid() {
 		fmt.Fprintf(stderr, "falco-reporter %s: unexpected arguments or values; see falco-reporter %s -h\n", c.name, c.name)
-		return nil, f, 2
+		return nil, f, "", 2
 	}
 	if f, err = c.sel.filter(now); err != nil {
 		fmt.Fprintf(stderr, "falco-reporter %s: %v\n", c.name, err)
-		return nil, f, 2
+		return nil, f, "", 2
 	}
-	if b, _, err = c.src.backend(stderr); err != nil {
-		return nil, f, fail(stderr, err)
+	if b, dir, err = c.src.backend(stderr); err != nil {
+		return nil, f, "", fail(stderr, err)
 	}
-	return b, f, -1
+	return b, f, dir, -1
 }
 
 func cmdList(args []string, stdout, stderr io.Writer) int {
@@ -87,12 +94,13 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 
 func cmdFollow(args []string, stdout, stderr io.Writer) int {
 	c := newReader("follow", "", `print one JSON object per line, with "change": "new" or "update"`, stderr)
-	b, f, code := c.open(args, time.Now(), stderr, func() bool { return true })
+	b, f, dir, code := c.openDir(args, time.Now(), stderr, func() bool { return true })
 	if code >= 0 {
 		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	fmt.Fprintf(stderr, "falco-reporter: following %s; Ctrl-C stops\n", safe.Line(dir))
 	err := b.Follow(ctx, f, func(ch query.Change) error {
 		if !*c.asJSON {
 			_, err := io.WriteString(stdout, render.FollowLine(&ch.Entry, ch.New))

@@ -202,8 +202,17 @@ func TestFollowCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	// follow says it has started before its first look at the directory.
+	started, err := bufio.NewReader(stderr).ReadString('\n')
+	if err != nil || !strings.Contains(started, "following") {
+		t.Fatalf("follow's first words: %q, %v", started, err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	lines := make(chan string, 10)
@@ -232,8 +241,8 @@ func TestFollowCommand(t *testing.T) {
 		}
 		return ""
 	}
-	// Written right away: follow must not miss it even if it has not read
-	// the directory yet.
+	// Written right away, while follow may not have read the directory
+	// yet: it must not be missed.
 	replace("new-report.json", []byte(strings.Replace(string(orig), `"id":"`, `"id":"feed`, 1)))
 	if l := next(); !strings.Contains(l, " new ") || !strings.Contains(l, "feed") || !strings.Contains(l, "Clear Log Activities") {
 		t.Errorf("line for the new report: %q", l)
