@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,6 +196,18 @@ func TestFollowCommand(t *testing.T) {
 	}
 	orig, err := os.ReadFile(e.Files.JSON)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// follow takes a report written within a second before it started
+	// for new; the fixture reports were written just now, so date them
+	// back as if the daemon had written them an hour ago.
+	old := time.Now().Add(-time.Hour)
+	if err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, old, old)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, "follow", "--dir", dir, "--priority", "warning")

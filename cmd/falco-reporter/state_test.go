@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,13 +89,14 @@ func TestUnusableStateInJournal(t *testing.T) {
 	writeConfig(t, cfg, fmt.Sprintf("falco:\n  http:\n    listen: 127.0.0.1:0\nstate_dir: %s\nreports:\n  dir: %s/reports\nlog:\n  output: journal\n", state, state))
 	cmd := exec.Command(binary, "run", "--config", cfg)
 	asNobody(cmd)
+	cursor := journalCursor(t)
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("run: %v, want exit status 1\n%s", err, out)
 	}
 	want := "falco-reporter stopped: state directory " + state + "/spool: cannot create files in it: permission denied " +
 		"(owner root:root, mode 0700); repair: sudo chown -R nobody:nogroup -- " + state
-	got := journalCat(t, cmd.Process.Pid)
+	got := journalCat(t, cursor, cmd.Process.Pid)
 	if got != want {
 		t.Errorf("journalctl -o cat _PID=%d:\n%s\nwant:\n%s", cmd.Process.Pid, got, want)
 	}
@@ -239,17 +242,49 @@ func requireJournald(t *testing.T) {
 
 // journalCat returns what `journalctl -o cat` shows for the process pid,
 // waiting up to 10 s for journald to store it.
-func journalCat(t *testing.T, pid int) string {
+// journalCursor is the journal's position now: journalCat reads only
+// what comes after it, so an earlier process that had the same PID (PIDs
+// are reused within a test run) is not read.
+func journalCursor(t *testing.T) string {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "journalctl", "-n", "0", "--show-cursor", "--no-pager").Output()
+	if err != nil {
+		t.Fatalf("journalctl --show-cursor: %v", err)
+	}
+	_, c, ok := strings.Cut(string(out), "-- cursor: ")
+	if !ok {
+		t.Fatalf("journalctl --show-cursor printed no cursor: %q", out)
+	}
+	return strings.TrimSpace(c)
+}
+
+func journalCat(t *testing.T, cursor string, pid int) string {
+	t.Helper()
+	// journalctl applies no field match together with --after-cursor
+	// (it then prints nothing), so read everything after the cursor as
+	// JSON and pick the process's own lines here.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		out, err := exec.CommandContext(ctx, "journalctl", "-o", "cat", "--no-pager", fmt.Sprintf("_PID=%d", pid), "SYSLOG_IDENTIFIER=falco-reporter").Output()
+		out, err := exec.CommandContext(ctx, "journalctl", "-o", "json", "--no-pager", "--after-cursor", cursor).Output()
 		cancel()
 		if err != nil {
 			t.Fatalf("journalctl: %v", err)
 		}
-		if s := strings.TrimSpace(string(out)); s != "" || time.Now().After(deadline) {
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			var e struct {
+				PID     string `json:"_PID"`
+				Ident   string `json:"SYSLOG_IDENTIFIER"`
+				Message string `json:"MESSAGE"`
+			}
+			if json.Unmarshal([]byte(l), &e) == nil && e.PID == strconv.Itoa(pid) && e.Ident == "falco-reporter" {
+				lines = append(lines, e.Message)
+			}
+		}
+		if s := strings.Join(lines, "\n"); s != "" || time.Now().After(deadline) {
 			return s
 		}
 		time.Sleep(100 * time.Millisecond)
