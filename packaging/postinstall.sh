@@ -1,7 +1,9 @@
 #!/bin/sh
 # postinstall (dpkg postinst) for falco-reporter.
 #
-# Creates the falco-reporter user and directories, and enables the service
+# Creates the falco-reporter user and directories (and gives back to that
+# user any file in /var/lib/falco-reporter that a run as root left, so an
+# upgrade heals such state), and enables the service
 # WITHOUT starting it: the service must not run before the admin has set up
 # /etc/falco-reporter/falco-reporter.yaml. On upgrade a running service is
 # restarted. Works without systemd as PID 1 (containers, CI): enabling then
@@ -31,6 +33,9 @@ create_dirs() {
 	else
 		install -d -m 0750 -o falco-reporter -g falco-reporter \
 			/var/lib/falco-reporter /var/lib/falco-reporter/reports
+		# tmpfiles.d's Z line: state a run as root left behind goes back to
+		# the daemon. -h: symlinks themselves, never what they point to.
+		chown -hR falco-reporter:falco-reporter /var/lib/falco-reporter
 		install -d -m 0750 -o root -g falco-reporter \
 			/etc/falco-reporter /etc/falco-reporter/tls
 		if [ -e /etc/falco-reporter/falco-reporter.yaml ]; then

@@ -127,8 +127,24 @@ out=$(setpriv --reuid=falco-reporter --regid=falco-reporter --clear-groups \
 	/usr/bin/falco-reporter version) || fail "falco-reporter version as falco-reporter failed"
 pass "falco-reporter version as user falco-reporter"
 
+out=$(/usr/bin/falco-reporter check-config --as-service --config /etc/falco-reporter/falco-reporter.yaml) ||
+	fail "check-config --as-service on the installed package: $out"
+pass "check-config --as-service: every path usable by falco-reporter"
+
+# --- the reports, read by a member of the falco-reporter group -----------
+sh packaging/test-oncall.sh || fail "test-oncall.sh"
+
 # --- upgrade keeps a locally edited config (config|noreplace) ------------
+# ...and heals state that a run as root left (issue 17): postinst applies
+# tmpfiles.d's Z line.
 echo "# local edit by test-deb.sh" >>/etc/falco-reporter/falco-reporter.yaml
+install -d -m 0700 -o root -g root /var/lib/falco-reporter/spool
+install -m 0600 -o root -g root /dev/null /var/lib/falco-reporter/spool/00000000000000000001.seg
+out=$(/usr/bin/falco-reporter check-config --as-service --config /etc/falco-reporter/falco-reporter.yaml) &&
+	fail "check-config --as-service passed with a root-owned spool"
+echo "$out" | grep -q "FAIL  state directory /var/lib/falco-reporter/spool: cannot create files in it: permission denied" ||
+	fail "check-config --as-service does not name the root-owned spool: $out"
+pass "check-config --as-service names the root-owned spool"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	-o Dpkg::Options::=--force-confold "$upgrade" || fail "apt-get install (upgrade)"
 [ "$(dpkg-query -W -f '${Version}' falco-reporter)" = "$version+upgradetest" ] ||
@@ -140,6 +156,10 @@ if command -v deb-systemd-helper >/dev/null || command -v systemctl >/dev/null; 
 	[ -L "$wants" ] || fail "upgrade disabled the service"
 fi
 pass "upgrade kept the edited config and the enabled service"
+check_path /var/lib/falco-reporter/spool 700 falco-reporter:falco-reporter
+check_path /var/lib/falco-reporter/spool/00000000000000000001.seg 600 falco-reporter:falco-reporter
+pass "upgrade gave the root-owned spool back to falco-reporter"
+rm -rf /var/lib/falco-reporter/spool
 
 # Reports and spool as the daemon would leave them, to see what purge keeps.
 setpriv --reuid=falco-reporter --regid=falco-reporter --clear-groups \

@@ -68,7 +68,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	cfg, log, err := loadDaemon(*path, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "falco-reporter:", err)
+		failed(stderr, err)
+		return 1
+	}
+	if err := prepareState(cfg, log); err != nil {
+		logStopped(log, err)
 		return 1
 	}
 	notifier, err := sdnotify.FromEnv()
@@ -90,7 +94,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}()
 	err = app.Run(ctx, cfg, app.Options{ConfigPath: *path, Reload: reload, Logger: log, Notifier: notifier})
 	if err != nil {
-		log.Error().Err(err).Msg("falco-reporter stopped")
+		logStopped(log, explain(cfg, err))
 		return 1
 	}
 	log.Info().Msg("falco-reporter stopped")
@@ -100,6 +104,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flags("check-config", stderr)
 	path := configFlag(fs)
+	asService := fs.Bool("as-service", false, "also check, as the service's user, that every path the configuration names can be used (run as root)")
+	user := fs.String("user", serviceUser, "the service's user, for --as-service")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -110,6 +116,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
+	}
+	if *asService {
+		return checkAsService(cfg, *path, *user, stdout, stderr)
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", *path)
 	return 0
@@ -191,19 +200,25 @@ func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
 	}
+	// The input is opened first: root may read what the state's owner
+	// cannot.
 	in, name, err := openInput(fs.Args(), stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
 	}
 	defer in.Close()
+	if err := prepareState(cfg, log); err != nil {
+		fmt.Fprintln(stderr, "falco-reporter:", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	src := &ingestSource{r: in, log: log}
 	written := 0
 	err = app.Run(ctx, cfg, app.Options{Logger: log, Sources: []stream.Source{src}, Written: func(_ *report.Report, _ string) { written++ }})
 	if err != nil {
-		fmt.Fprintln(stderr, "falco-reporter:", err)
+		fmt.Fprintln(stderr, "falco-reporter:", explain(cfg, err))
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: %d lines, %d alerts, %d skipped; %d report writes\n", name, src.stats.Lines, src.stats.Alerts, src.stats.Skipped, written)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -63,13 +64,15 @@ func runDemo(dir string, stdout, stderr io.Writer) error {
 	grpc.PollInterval = 20 * time.Millisecond
 	cfg.Falco.GRPC = grpc
 	cfg.Reports.Dir = dir
+	cfg.Reports.Formats = []string{"markdown", "json", "html"}
+	cfg.Reports.Retention.MaxAge = 0 // the demo's alerts are from 2026-04-02
 	cfg.StateDir = filepath.Join(tmp, "state")
 	cfg.Incidents.Window = time.Second
 	cfg.Journal.Reports = false
 
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: "15:04:05"}).With().Timestamp().Logger().Level(zerolog.WarnLevel)
 	var mu sync.Mutex
-	type row struct{ prio, rule, path string }
+	type row struct{ prio, rule, id, path string }
 	var rows []row
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,7 +80,7 @@ func runDemo(dir string, stdout, stderr io.Writer) error {
 	written := func(r *report.Report, path string) {
 		mu.Lock()
 		defer mu.Unlock()
-		rows = append(rows, row{r.Priority, r.Rule, path})
+		rows = append(rows, row{r.Priority, r.Rule, r.ID, path})
 		if len(rows) == len(alerts) {
 			close(done)
 		}
@@ -110,6 +113,11 @@ func runDemo(dir string, stdout, stderr io.Writer) error {
 	}
 	mu.Unlock()
 	tw.Flush()
-	fmt.Fprintf(stdout, "\nRead one:  less %s\n", filepath.Join(abs, filepath.Dir(rows[0].path[len(dir):]), "*.md"))
+	// The hint names the directory as given, quoted for the shell: it may
+	// hold spaces.
+	q := safe.ShellQuote(dir)
+	fmt.Fprintf(stdout, "\nList them:     falco-reporter list --dir %s\n", q)
+	fmt.Fprintf(stdout, "Read one:      falco-reporter show --dir %s %s\n", q, rows[0].id)
+	fmt.Fprintf(stdout, "In a browser:  %s\n", (&url.URL{Scheme: "file", Path: filepath.Join(abs, "index.html")}).String())
 	return nil
 }

@@ -2,9 +2,13 @@
 //
 //	falco-reporter run --config FILE         the daemon
 //	falco-reporter demo [--dir DIR]          a self-contained demo, no Falco needed
+//	falco-reporter list [FILTERS] [--json] [--limit N]
+//	falco-reporter show ID|PATH [--format markdown|json]
+//	falco-reporter follow [FILTERS] [--json]
+//	falco-reporter summary [--since 24h] [FILTERS] [--json]
 //	falco-reporter render [--format F] [FILE|-]
 //	falco-reporter ingest --config FILE [FILE|-]
-//	falco-reporter check-config --config FILE
+//	falco-reporter check-config --config FILE [--as-service [--user NAME]]
 //	falco-reporter rules [--falco-rules FILE...]
 //	falco-reporter version
 package main
@@ -25,9 +29,15 @@ const usage = `usage: falco-reporter COMMAND [FLAGS]
 commands:
   run           run the daemon (--config FILE)
   demo          replay built-in alerts through a fake Falco and write reports (--dir DIR)
+  list          list reports, newest first (--since 1h --priority warning --rule GLOB --host H
+                --container ID --exe PATH --source S --grep TEXT --json --limit N; --dir DIR or --config FILE)
+  show          print one report by id, id prefix or path (--format markdown|json)
+  follow        print a line per report as it is written or updated (the same filters as list)
+  summary       counts, top incidents, storms and a chart per hour (--since 24h and the filters of list)
   render        print the report for one Falco JSON alert ([--format markdown|json] [FILE|-])
   ingest        report every JSON alert of a file or stdin, then exit (--config FILE [FILE|-])
-  check-config  validate a configuration file (--config FILE)
+  check-config  validate a configuration file (--config FILE); with --as-service, also check as
+                the service's user that every path it names can be used (run as root)
   rules         print the handler table; with --falco-rules FILE..., list rules without a playbook
   version       print the version
 `
@@ -44,6 +54,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
+	case "list":
+		return cmdList(rest, stdout, stderr)
+	case "show":
+		return cmdShow(rest, stdout, stderr)
+	case "follow":
+		return cmdFollow(rest, stdout, stderr)
+	case "summary":
+		return cmdSummary(rest, stdout, stderr)
 	case "render":
 		return cmdRender(rest, stdin, stdout, stderr)
 	case "ingest":

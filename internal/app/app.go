@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/falco-reporter/falco-reporter/internal/config"
+	"github.com/falco-reporter/falco-reporter/internal/htmlindex"
 	"github.com/falco-reporter/falco-reporter/internal/journal"
 	"github.com/falco-reporter/falco-reporter/internal/playbookdir"
 	"github.com/falco-reporter/falco-reporter/internal/report"
@@ -106,10 +108,32 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 	}
 
+	written := opts.Written
+	var pages *htmlindex.Index // index.html, with the html format
+	if slices.Contains(cfg.Reports.Formats, "html") {
+		pages = htmlindex.New(st.Dir(), cfg.Reports.Retention.MaxAge, log)
+		written = func(r *report.Report, path string) {
+			pages.Changed()
+			if opts.Written != nil {
+				opts.Written(r, path)
+			}
+		}
+		pagesCtx, stopPages := context.WithCancel(context.Background())
+		pagesDone := make(chan struct{})
+		go func() { defer close(pagesDone); pages.Run(pagesCtx) }()
+		defer func() {
+			stopPages()
+			<-pagesDone
+			if err := pages.Flush(); err != nil {
+				log.Warn().Err(err).Msg("index.html not written at shutdown")
+			}
+		}()
+	}
+
 	w := &writer{
 		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, log: log,
 		metrics: metrics, window: cfg.Incidents.Window, update: cfg.Incidents.UpdateInterval,
-		now: time.Now, healthy: healthy, open: map[string]*incident{}, byAge: list.New(), written: opts.Written, spool: sp,
+		now: time.Now, healthy: healthy, open: map[string]*incident{}, byAge: list.New(), written: written, spool: sp,
 	}
 	pinger := watchdog(opts.Notifier, log)
 	w.onLoop = pinger

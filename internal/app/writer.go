@@ -263,6 +263,16 @@ func (w *writer) render(r *report.Report) ([]store.File, error) {
 				return nil, fmt.Errorf("render report %s: %w", r.ID, err)
 			}
 			files = append(files, store.File{Ext: "json", Data: b})
+		case "html":
+			// Reports sit in day directories below index.html. A page that
+			// cannot be drawn (a bug) must not hold back the Markdown and
+			// JSON, which carry the same report: it is left out and logged.
+			b, err := render.HTML(r, "../index.html")
+			if err != nil {
+				w.log.Error().Err(err).Str("falco_rule", safe.Line(r.Rule)).Msg("HTML page not written")
+				continue
+			}
+			files = append(files, store.File{Ext: "html", Data: b})
 		}
 	}
 	return files, nil

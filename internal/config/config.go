@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -237,12 +238,15 @@ func (c *Config) Validate() error {
 		bad("reports.dir must not be empty")
 	}
 	if len(c.Reports.Formats) == 0 {
-		bad("reports.formats must list at least one of markdown, json")
+		bad("reports.formats must list at least one of markdown, json, html")
 	}
 	for _, f := range c.Reports.Formats {
-		if f != "markdown" && f != "json" {
-			bad("reports.formats: unknown format %q (markdown or json)", f)
+		if f != "markdown" && f != "json" && f != "html" {
+			bad("reports.formats: unknown format %q (markdown, json or html)", f)
 		}
+	}
+	if slices.Contains(c.Reports.Formats, "html") && !slices.Contains(c.Reports.Formats, "json") {
+		bad("reports.formats: html needs json too: index.html is built from the JSON reports")
 	}
 	r := c.Reports.Retention
 	if r.MaxAge < 0 || r.MaxFiles < 0 || r.MaxBytes < 0 {

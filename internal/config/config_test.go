@@ -53,7 +53,13 @@ func TestParse(t *testing.T) {
 		{name: "unknown top-level key", yaml: "falco:\n  grpc: {}\nlogging: {}\n", wantErr: `line 3: unknown key "logging"`},
 		{name: "tcp without tls files", yaml: "falco:\n  grpc:\n    address: 10.0.0.1:5060\n", wantErr: "mutual TLS"},
 		{name: "relative unix path", yaml: "falco:\n  grpc:\n    address: unix://falco.sock\n", wantErr: "absolute path"},
-		{name: "bad format", yaml: "reports:\n  formats: [html]\n", wantErr: `unknown format "html"`},
+		{name: "bad format", yaml: "reports:\n  formats: [pdf]\n", wantErr: `unknown format "pdf"`},
+		{name: "html needs json", yaml: "reports:\n  formats: [markdown, html]\n", wantErr: "html needs json"},
+		{name: "html", yaml: "reports:\n  formats: [markdown, json, html]\n", check: func(t *testing.T, c *Config) {
+			if len(c.Reports.Formats) != 3 {
+				t.Errorf("formats = %v", c.Reports.Formats)
+			}
+		}},
 		{name: "bad size", yaml: "reports:\n  retention:\n    max_bytes: lots\n", wantErr: "invalid size"},
 		{name: "bad duration", yaml: "falco:\n  grpc:\n    poll_interval: soon\n", wantErr: "line 3"},
 		{name: "file block needs a path", yaml: "falco:\n  file: {}\n", wantErr: "falco.file.path is required"},

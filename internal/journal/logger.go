@@ -30,7 +30,9 @@ var ErrUnavailable = errors.New("journald not available at " + SocketPath)
 
 // NewLogger returns the daemon's logger for output:
 //   - "journal": native journal entries with PRIORITY, SYSLOG_IDENTIFIER and
-//     one upper-cased field per log field;
+//     one upper-cased field per log field; at warning and above, MESSAGE
+//     also ends with the error (or reason) field, which is what journalctl
+//     and systemctl status show;
 //   - "json": JSON lines on stderr;
 //   - "console": human-readable lines on stderr, coloured only on a TTY;
 //   - "auto": journal when stderr is the stream named by $JOURNAL_STREAM

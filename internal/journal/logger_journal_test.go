@@ -2,7 +2,9 @@ package journal
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -92,4 +94,35 @@ func TestAutoLoggerPicksJournalStream(t *testing.T) {
 	if fi, err := f.Stat(); err != nil || fi.Size() != 0 {
 		t.Errorf("stderr file got %d bytes (err %v), want none: auto should use the native protocol", fi.Size(), err)
 	}
+}
+
+// TestJournalMessageCarriesError reads the entries back the way an admin
+// does, with `journalctl -o cat` (MESSAGE only): the error of a warning or
+// worse must be there, not only in the ERROR field.
+func TestJournalMessageCarriesError(t *testing.T) {
+	requireJournal(t)
+	id := newRunID(t)
+	log, err := NewLogger(OutputJournal, zerolog.InfoLevel, os.Stderr)
+	if err != nil {
+		t.Fatalf("NewLogger: %v", err)
+	}
+	log = log.With().Str("test_run_id", id).Logger()
+	denied := &fs.PathError{Op: "open", Path: "/var/lib/falco-reporter/spool", Err: syscall.EACCES}
+	log.Info().Msg("falco-reporter started")
+	log.Warn().Err(denied).Msg("cannot save the read position")
+	log.Error().Err(fmt.Errorf("spool: %w", denied)).Msg("falco-reporter stopped")
+	readEntries(t, 3, "TEST_RUN_ID="+id)
+
+	out, err := exec.Command("journalctl", "-o", "cat", "--no-pager", "TEST_RUN_ID="+id).Output()
+	if err != nil {
+		t.Fatalf("journalctl -o cat: %v", err)
+	}
+	want := "falco-reporter started\n" +
+		"cannot save the read position: open /var/lib/falco-reporter/spool: permission denied\n" +
+		"falco-reporter stopped: spool: open /var/lib/falco-reporter/spool: permission denied\n"
+	if string(out) != want {
+		t.Errorf("journalctl -o cat:\n%s\nwant:\n%s", out, want)
+	}
+	e := readEntries(t, 1, "TEST_RUN_ID="+id, "PRIORITY=3")[0]
+	checkFields(t, e, map[string]string{"ERROR": "spool: open /var/lib/falco-reporter/spool: permission denied"})
 }

@@ -32,3 +32,14 @@ func isJournalStream(w io.Writer, env string) bool {
 	}
 	return uint64(st.Dev) == dev && uint64(st.Ino) == ino
 }
+
+// ErrorPrefix returns "<3>" when w is the journal stream named by
+// $JOURNAL_STREAM, and "" otherwise. journald files a stream line that
+// starts with it at priority err (SyslogLevelPrefix=, on by default), so
+// errors printed before the logger exists show up in `journalctl -p err`.
+func ErrorPrefix(w io.Writer) string {
+	if isJournalStream(w, os.Getenv("JOURNAL_STREAM")) {
+		return "<3>"
+	}
+	return ""
+}

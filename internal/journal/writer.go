@@ -46,16 +46,39 @@ func (w writer) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 }
 
 func (w writer) sendEntry(level zerolog.Level, e logEntry, n int) (int, error) {
-	if err := w.send(e.message, LevelPriority(level), e.vars); err != nil {
+	msg := e.message
+	if level >= zerolog.WarnLevel && level <= zerolog.PanicLevel {
+		msg = withReason(msg, e.reason)
+	}
+	if err := w.send(msg, LevelPriority(level), e.vars); err != nil {
 		return 0, fmt.Errorf("send to journal: %w", err)
 	}
 	return n, nil
+}
+
+// reasonFields are the log fields that say why something failed, in the
+// order withReason looks for them: zerolog's Err and the inputs' reason.
+var reasonFields = []string{zerolog.ErrorFieldName, "reason"}
+
+// withReason appends reason to msg as "msg: reason". journalctl, systemctl
+// status and `journalctl -o cat` show MESSAGE only; a warning or error whose
+// cause sits in a separate field would read there as "falco-reporter
+// stopped" with no why. A reason msg already contains is not repeated.
+func withReason(msg, reason string) string {
+	switch {
+	case reason == "" || strings.Contains(msg, reason):
+		return msg
+	case msg == "":
+		return reason
+	}
+	return msg + ": " + reason
 }
 
 // logEntry is one decoded log line.
 type logEntry struct {
 	message string
 	level   string
+	reason  string // the first of reasonFields the line has, escaped
 	vars    map[string]string
 }
 
@@ -86,6 +109,11 @@ func entryFromJSON(p []byte) (logEntry, error) {
 			e.message = safe.Display(valueString(evt[k]), 0)
 		default:
 			e.vars[FieldName(k)] = safe.Display(valueString(evt[k]), 0)
+		}
+	}
+	for _, k := range reasonFields {
+		if v, ok := evt[k]; ok && e.reason == "" {
+			e.reason = safe.Display(valueString(v), 0)
 		}
 	}
 	e.vars[fieldIdentifier] = Identifier

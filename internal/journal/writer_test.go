@@ -37,8 +37,55 @@ func TestWriterMapsLogLines(t *testing.T) {
 			log: func(l zerolog.Logger) {
 				l.Error().Str("cmd", "a\x1b[31m\nb").Err(errors.New("x\ty")).Msg("m\x1b]0;t\x07")
 			},
-			wantMsg: `m\x1b]0;t\x07`, wantPri: 3,
+			wantMsg: `m\x1b]0;t\x07: x\ty`, wantPri: 3,
 			want: map[string]string{"CMD": `a\x1b[31m\nb`, "ERROR": `x\ty`},
+		},
+		{
+			name: "error text in the message as well as in ERROR",
+			log: func(l zerolog.Logger) {
+				l.Error().Err(errors.New("spool: open /s: permission denied")).Msg("falco-reporter stopped")
+			},
+			wantMsg: "falco-reporter stopped: spool: open /s: permission denied", wantPri: 3,
+			want: map[string]string{"ERROR": "spool: open /s: permission denied"},
+		},
+		{
+			name: "warning with an error",
+			log: func(l zerolog.Logger) {
+				l.Warn().Err(errors.New("permission denied")).Msg("cannot open the file; retrying")
+			},
+			wantMsg: "cannot open the file; retrying: permission denied", wantPri: 4,
+			want: map[string]string{"ERROR": "permission denied"},
+		},
+		{
+			name: "warning with a reason",
+			log: func(l zerolog.Logger) {
+				l.Warn().Str("reason", "connection refused").Msg("cannot reach falco, retrying")
+			},
+			wantMsg: "cannot reach falco, retrying: connection refused", wantPri: 4,
+			want: map[string]string{"REASON": "connection refused"},
+		},
+		{
+			name: "error preferred to reason",
+			log: func(l zerolog.Logger) {
+				l.Error().Str("reason", "r").Err(errors.New("e")).Msg("m")
+			},
+			wantMsg: "m: e", wantPri: 3,
+		},
+		{
+			name:    "fatal with an error and no message",
+			log:     func(l zerolog.Logger) { l.WithLevel(zerolog.FatalLevel).Err(errors.New("boom")).Msg("") },
+			wantMsg: "boom", wantPri: 2,
+		},
+		{
+			name:    "error already in the message is not repeated",
+			log:     func(l zerolog.Logger) { l.Error().Err(errors.New("disk full")).Msg("write failed: disk full") },
+			wantMsg: "write failed: disk full", wantPri: 3,
+		},
+		{
+			name:    "info keeps its message",
+			log:     func(l zerolog.Logger) { l.Info().Err(errors.New("e")).Str("reason", "r").Msg("m") },
+			wantMsg: "m", wantPri: 6,
+			want: map[string]string{"ERROR": "e", "REASON": "r"},
 		},
 		{
 			name:    "fatal level",

@@ -53,10 +53,10 @@ func nameByte(c byte) bool {
 // files that match its own naming pattern, so the set is closed.
 func checkExt(ext string) error {
 	switch ext {
-	case "md", "json":
+	case "md", "json", "html":
 		return nil
 	}
-	return fmt.Errorf("%w: extension %q (want md or json)", ErrInvalid, ext)
+	return fmt.Errorf("%w: extension %q (want md, json or html)", ErrInvalid, ext)
 }
 
 // dayName returns the directory name for day, in day's own location.

@@ -26,6 +26,16 @@ func TestSysusersTmpfiles(t *testing.T) {
 		readFile(t, filepath.Join(repoRoot, "systemd/falco-reporter.tmpfiles")), 0o644)
 	// The package's config file exists before tmpfiles runs, root-owned.
 	writeFile(t, filepath.Join(root, "etc/falco-reporter/falco-reporter.yaml"), "{}\n", 0o644)
+	// State that a run as root left (issue 17): a spool only root can
+	// enter, a segment in it, a root file elsewhere and a symlink to it.
+	writeFile(t, filepath.Join(root, "var/lib/falco-reporter/spool/00000000000000000001.seg"), "x", 0o600)
+	if err := os.Chmod(filepath.Join(root, "var/lib/falco-reporter/spool"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(root, "etc/root-only"), "secret", 0o600)
+	if err := os.Symlink(filepath.Join(root, "etc/root-only"), filepath.Join(root, "var/lib/falco-reporter/spool/link")); err != nil {
+		t.Fatal(err)
+	}
 
 	// With --root both tools read their config and /etc/passwd inside root.
 	if out, err := run(t, "", sysusers, "--root="+root, "falco-reporter.conf"); err != nil {
@@ -51,10 +61,15 @@ func TestSysusersTmpfiles(t *testing.T) {
 		{"etc/falco-reporter", 0o750, 0, gid},
 		{"etc/falco-reporter/tls", 0o750, 0, gid},
 		{"etc/falco-reporter/falco-reporter.yaml", 0o640, 0, gid},
+		// Z hands root's leftovers back, modes unchanged...
+		{"var/lib/falco-reporter/spool", 0o700, uid, gid},
+		{"var/lib/falco-reporter/spool/00000000000000000001.seg", 0o600, uid, gid},
+		// ...and never what a symlink in the tree points to.
+		{"etc/root-only", 0o600, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
-			fi, err := os.Stat(filepath.Join(root, tc.path))
+			fi, err := os.Lstat(filepath.Join(root, tc.path))
 			if err != nil {
 				t.Fatalf("stat: %v", err)
 			}
