@@ -29,6 +29,7 @@ var usageError = regexp.MustCompile(`(?i)usage:|invalid option|unrecognized opti
 // It runs only when FALCO_REPORTER_RUN_COMMANDS is set (.ci/run sets it):
 // the commands read the machine's files and processes.
 func TestHostCommandsRunForReal(t *testing.T) {
+	t.Parallel() // the three command checks overlap: one waits on the disk while another runs shells
 	if os.Getenv("FALCO_REPORTER_RUN_COMMANDS") == "" {
 		t.Skip("set FALCO_REPORTER_RUN_COMMANDS=1 to run every host investigation command on this machine")
 	}
@@ -67,6 +68,7 @@ func TestHostCommandsRunForReal(t *testing.T) {
 				switch {
 				case expired:
 					timedOut++
+					t.Logf("%s: timed out after 20 s: %s", c.where, clip(c.cmd))
 				case err != nil:
 					failed++
 				}

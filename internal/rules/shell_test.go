@@ -41,6 +41,7 @@ var shellcheckExcluded = map[string]string{
 // with shellcheck as POSIX sh. (That each parses in bash and dash is checked
 // by TestCommandsCannotBeInjected, which runs them all in both.)
 func TestCommandsPassShellcheck(t *testing.T) {
+	t.Parallel() // the three command checks overlap: one waits on the disk while another runs shells
 	sc := need(t, "shellcheck")
 	cmds := uniqueCommands(t)
 	dir := t.TempDir()
@@ -323,6 +324,7 @@ var markerRe = regexp.MustCompile(`pwn[0-9]+x[0-9]+z`)
 func markerOf(val string) string { return markerRe.FindString(val) }
 
 func TestCommandsCannotBeInjected(t *testing.T) {
+	t.Parallel() // the three command checks overlap: one waits on the disk while another runs shells
 	shells := []string{need(t, "bash"), need(t, "dash")}
 	vs := allVariants(t)
 	var names []string
