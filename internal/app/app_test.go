@@ -311,9 +311,11 @@ func TestReload(t *testing.T) {
 	reload <- struct{}{}
 	reloaded := false
 	for range 200 {
-		if strings.HasPrefix(title(), "Custom title") {
+		if tt := title(); strings.HasPrefix(tt, "Custom title") {
 			reloaded = true
 			break
+		} else if os.Getenv("DBG") != "" {
+			t.Log(tt)
 		}
 	}
 	if !reloaded {

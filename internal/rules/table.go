@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/report"
@@ -18,8 +19,12 @@ import (
 //go:embed playbooks/*.yaml
 var builtin embed.FS
 
-// Default returns the built-in handler table.
-func Default() *Table {
+// Default returns the built-in handler table, a copy the caller may change.
+// The built-in playbooks are parsed and checked once per process (that
+// takes a noticeable fraction of a second: a reload must not pay it again).
+func Default() *Table { return builtinTable().Clone() }
+
+var builtinTable = sync.OnceValue(func() *Table {
 	t := NewTable(Generic)
 
 	// Falco's alerts about itself are operational reports on Falco's
@@ -44,7 +49,7 @@ func Default() *Table {
 		}
 	}
 	return t
-}
+})
 
 // Handler builds the rule-specific part of a report from an alert. The
 // table fills the parts every report shares (id aside).
