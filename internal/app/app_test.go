@@ -66,7 +66,7 @@ func (c *collector) occurrences() (reports, total int) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: -race on a loaded machine
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -311,11 +311,9 @@ func TestReload(t *testing.T) {
 	reload <- struct{}{}
 	reloaded := false
 	for range 200 {
-		if tt := title(); strings.HasPrefix(tt, "Custom title") {
+		if strings.HasPrefix(title(), "Custom title") {
 			reloaded = true
 			break
-		} else if os.Getenv("DBG") != "" {
-			t.Log(tt)
 		}
 	}
 	if !reloaded {
