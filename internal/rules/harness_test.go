@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"os"
 	"os/exec"
@@ -137,7 +138,6 @@ func hostile(a event.Alert, checked bool) []variant {
 			}
 		}
 		values := map[string]string{}
-		n := 0
 		for f, v := range h.Fields {
 			if v.Missing() || f == "container.id" && h.IsHost() {
 				continue
@@ -145,8 +145,11 @@ func hostile(a event.Alert, checked bool) []variant {
 			if rules.HasValueCheck(f) && !checked {
 				continue
 			}
-			n++
-			marker := fmt.Sprintf("pwn%dx%dz", i, n)
+			// The marker depends only on the payload and the field, so
+			// that a step that does not differ between the host, the
+			// container and the typed variants renders the same command
+			// in each, and runs once.
+			marker := fmt.Sprintf("pwn%dx%dz", i, fieldNumber(f))
 			val := strings.ReplaceAll(p, "%s", marker)
 			h.Fields[f] = event.Str(val)
 			values[f] = val
@@ -155,6 +158,13 @@ func hostile(a event.Alert, checked bool) []variant {
 		out = append(out, variant{name: fmt.Sprintf("hostile%d", i), alert: h, values: values})
 	}
 	return out
+}
+
+// fieldNumber is a number for a field name, the same in every variant.
+func fieldNumber(f string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(f))
+	return h.Sum32() % 1000000
 }
 
 // defaultTable is the built-in table, loaded once for the harness.

@@ -96,9 +96,9 @@ var ContainerFields = []string{
 
 var fieldName = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[A-Za-z0-9_]+)+(\[[^\]\s]+\])?$`)
 
-// LoadPlaybooks decodes and validates a file of playbooks. name is used in
-// error messages, which give the file and line.
-func LoadPlaybooks(name string, data []byte) ([]*Playbook, error) {
+// decodePlaybooks decodes a file of playbooks without checking or
+// compiling them.
+func decodePlaybooks(name string, data []byte) ([]PlaybookSpec, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var f PlaybookFile
@@ -108,13 +108,31 @@ func LoadPlaybooks(name string, data []byte) ([]*Playbook, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	for i := range f.Playbooks {
+		f.Playbooks[i].file = name
+		if f.Playbooks[i].Source == "" {
+			f.Playbooks[i].Source = event.SourceSyscall
+		}
+	}
+	if len(f.Playbooks) == 0 {
+		return nil, fmt.Errorf("%s: no playbooks (expected a top-level \"playbooks:\" list)", name)
+	}
+	return f.Playbooks, nil
+}
+
+// LoadPlaybooks decodes and validates a file of playbooks. name is used in
+// error messages, which give the file and line.
+func LoadPlaybooks(name string, data []byte) ([]*Playbook, error) {
+	specs, err := decodePlaybooks(name, data)
+	if err != nil {
+		return nil, err
+	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
 	lines := playbookLines(&root)
 	var out []*Playbook
-	for i := range f.Playbooks {
-		spec := &f.Playbooks[i]
-		spec.file = name
+	for i := range specs {
+		spec := &specs[i]
 		if i < len(lines) {
 			spec.line = lines[i]
 		}

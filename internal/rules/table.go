@@ -20,8 +20,8 @@ import (
 var builtin embed.FS
 
 // Default returns the built-in handler table, a copy the caller may change.
-// The built-in playbooks are parsed and checked once per process (that
-// takes a noticeable fraction of a second: a reload must not pay it again).
+// The built-in playbooks are decoded once per process, and each is checked
+// and compiled at its first use: a start or a reload does not pay for 238.
 func Default() *Table { return builtinTable().Clone() }
 
 var builtinTable = sync.OnceValue(func() *Table {
@@ -40,16 +40,33 @@ var builtinTable = sync.OnceValue(func() *Table {
 		if err != nil {
 			panic(fmt.Sprintf("rules: embedded %s: %v", name, err))
 		}
-		pbs, err := LoadPlaybooks(name, data)
+		specs, err := decodePlaybooks(name, data)
 		if err != nil {
 			panic(fmt.Sprintf("rules: embedded playbooks: %v", err))
 		}
-		for _, pb := range pbs {
-			t.AddPlaybook(pb, "built-in")
+		for i := range specs {
+			t.addBuiltin(&specs[i])
 		}
 	}
 	return t
 })
+
+// addBuiltin registers a built-in playbook that is checked and compiled at
+// its first alert: the 238 built-in playbooks take a noticeable fraction of
+// a second to compile, and the tests compile every one of them. A built-in
+// playbook that failed to compile would panic in its handler, and Build
+// falls back to the generic report.
+func (t *Table) addBuiltin(s *PlaybookSpec) {
+	compiled := sync.OnceValues(func() (*Playbook, error) { return compile(s) })
+	k := Key{s.Source, s.Rule}
+	t.entries[k] = Entry{Key: k, KeyFields: s.Key, Fields: s.Fields, Origin: "built-in", Handler: func(a *event.Alert) report.Report {
+		pb, err := compiled()
+		if err != nil {
+			panic(fmt.Sprintf("built-in playbook: %v", err))
+		}
+		return pb.Handle(a)
+	}}
+}
 
 // Handler builds the rule-specific part of a report from an alert. The
 // table fills the parts every report shares (id aside).
