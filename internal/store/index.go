@@ -5,20 +5,22 @@ import (
 	"time"
 )
 
-// record is what the index knows of one report: the sizes of its files and
-// when it was last written.
+// record is what the index knows of one report: its priority, the sizes
+// of its files and when it was last written.
 type record struct {
 	day, name string
+	prio      int              // 0 (Emergency) to 7 (Debug), from the name
 	sizes     map[string]int64 // by extension
 	mtime     time.Time        // the newest of its files
-	pos       int              // position in the age heap
+	pos       int              // position in its priority's age heap
 }
 
-// index holds every report in the directory, oldest first, with running
-// totals, so that retention never needs to rescan the directory.
+// index holds every report in the directory, oldest first within each
+// priority, with running totals, so that retention never needs to rescan
+// the directory.
 type index struct {
 	byKey  map[string]*record
-	byAge  ageHeap
+	byPrio [priorities]ageHeap
 	perDay map[string]int // reports per day directory
 	files  int
 	bytes  int64
@@ -28,16 +30,19 @@ func newIndex() *index {
 	return &index{byKey: map[string]*record{}, perDay: map[string]int{}}
 }
 
+// reports returns how many reports the index holds.
+func (x *index) reports() int { return len(x.byKey) }
+
 // put records one file of a report. A report's age is the time of its
 // newest file, so a report updated in place is kept as long as a new one.
 func (x *index) put(day, name, ext string, size int64, mtime time.Time) {
 	key := day + "/" + name
 	r, ok := x.byKey[key]
 	if !ok {
-		r = &record{day: day, name: name, sizes: map[string]int64{}, mtime: mtime}
+		r = &record{day: day, name: name, prio: priorityOf(name), sizes: map[string]int64{}, mtime: mtime}
 		x.byKey[key] = r
 		x.perDay[day]++
-		heap.Push(&x.byAge, r)
+		heap.Push(&x.byPrio[r.prio], r)
 	}
 	if old, ok := r.sizes[ext]; ok {
 		x.bytes -= old
@@ -48,21 +53,35 @@ func (x *index) put(day, name, ext string, size int64, mtime time.Time) {
 	x.bytes += size
 	if mtime.After(r.mtime) {
 		r.mtime = mtime
-		heap.Fix(&x.byAge, r.pos)
+		heap.Fix(&x.byPrio[r.prio], r.pos)
 	}
 }
 
-// oldest returns the oldest report, or nil when the index is empty.
+// oldest returns the oldest report of any priority, or nil.
 func (x *index) oldest() *record {
-	if len(x.byAge) == 0 {
-		return nil
+	var o *record
+	for p := range x.byPrio {
+		if h := x.byPrio[p]; len(h) > 0 && (o == nil || older(h[0], o)) {
+			o = h[0]
+		}
 	}
-	return x.byAge[0]
+	return o
+}
+
+// leastImportant returns the report that retention deletes first to make
+// room: of the lowest priority present, the oldest. Nil when empty.
+func (x *index) leastImportant() *record {
+	for p := priorities - 1; p >= 0; p-- {
+		if h := x.byPrio[p]; len(h) > 0 {
+			return h[0]
+		}
+	}
+	return nil
 }
 
 // remove forgets r and all its files.
 func (x *index) remove(r *record) {
-	heap.Remove(&x.byAge, r.pos)
+	heap.Remove(&x.byPrio[r.prio], r.pos)
 	delete(x.byKey, r.day+"/"+r.name)
 	if x.perDay[r.day]--; x.perDay[r.day] <= 0 {
 		delete(x.perDay, r.day)
@@ -79,8 +98,10 @@ type ageHeap []*record
 
 func (h ageHeap) Len() int { return len(h) }
 
-func (h ageHeap) Less(i, j int) bool {
-	a, b := h[i], h[j]
+func (h ageHeap) Less(i, j int) bool { return older(h[i], h[j]) }
+
+// older reports whether a goes before b.
+func older(a, b *record) bool {
 	if !a.mtime.Equal(b.mtime) {
 		return a.mtime.Before(b.mtime)
 	}
