@@ -79,7 +79,7 @@ func TestReaderSkipsDamage(t *testing.T) {
 	s := open(t, Options{Dir: dir, SegmentSize: 4 * recSize})
 	appendN(t, s, 0, 8) // segments 1-4 and 5-8
 	mustClose(t, s)
-	flipFromEnd(recSize + 3)(t, filepath.Join(dir, segName(1))) // damages record 3 of the first segment
+	flipFromEnd(recSize+3)(t, filepath.Join(dir, segName(1))) // damages record 3 of the first segment
 	s = open(t, Options{Dir: dir, SegmentSize: 4 * recSize})
 	r := s.NewReader(1)
 	defer r.Close()
