@@ -89,7 +89,7 @@ func TestKill9DuringBurst(t *testing.T) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  http:\n    listen: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\n", addr, dir, dir)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  http:\n    listen: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\nincidents:\n  storm: {incidents: 0}\njournal:\n  reports: false\nlog:\n  output: console\n", addr, dir, dir)), 0o600)
 	cmd := daemon(t, cfg, addr)
 
 	var mu sync.Mutex

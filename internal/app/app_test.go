@@ -123,6 +123,7 @@ func TestGRPCEndToEnd(t *testing.T) {
 	g := config.DefaultGRPC()
 	g.Address, g.PollInterval = addr, 10*time.Millisecond
 	cfg.Falco.GRPC = g
+	cfg.Incidents.Storm.Incidents = 0 // 60 distinct incidents of one rule
 	col := newCollector()
 	stop := start(t, cfg, Options{Written: col.written})
 
@@ -205,8 +206,8 @@ func TestStormFoldsIntoAHandfulOfReports(t *testing.T) {
 		t.Errorf("%d reports, want 1", reports)
 	}
 	for _, r := range col.reports {
-		if got := len(r.Samples["proc.cmdline"]); got != maxSamples {
-			t.Errorf("%d command line samples, want %d", got, maxSamples)
+		if got := len(r.Samples["proc.cmdline"]); got != sampleFirst+sampleRecent {
+			t.Errorf("%d command line samples, want %d", got, sampleFirst+sampleRecent)
 		}
 		if !r.LastSeen.After(r.FirstSeen.Time) {
 			t.Errorf("first %v last %v", r.FirstSeen, r.LastSeen)
@@ -266,6 +267,7 @@ func TestReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded.Incidents.Storm.Incidents = 0 // each alert is a new incident of one rule
 	reload := make(chan struct{})
 	col := newCollector()
 	src := &chanSource{ch: make(chan event.Alert)}

@@ -62,7 +62,7 @@ type Report struct {
 	// Storm is set on a storm report: one rule opened more incidents on one
 	// host than the storm threshold allows, and its further alerts are
 	// counted here.
-	Storm *Storm `json:"storm,omitempty"`
+	Storm *StormInfo `json:"storm,omitempty"`
 
 	// Fields are the alert's output fields; a nil value is a JSON null.
 	Fields map[string]*string `json:"fields"`
@@ -80,9 +80,9 @@ type SpoolRange struct {
 	Last  uint64 `json:"last"`
 }
 
-// Storm is what a storm report adds to a report. The report's occurrences,
-// first_seen and last_seen are the storm's.
-type Storm struct {
+// StormInfo is what a storm report adds to a report. The report's
+// occurrences, first_seen and last_seen are the storm's.
+type StormInfo struct {
 	Threshold int           `json:"threshold"` // incidents per window that start a storm
 	Window    string        `json:"window"`    // e.g. "1m0s"
 	Ended     bool          `json:"ended"`     // the rule was quiet for a whole window

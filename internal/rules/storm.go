@@ -43,7 +43,7 @@ func StormReport(s Storm) report.Report {
 		Handler:     report.HandlerStorm,
 		Title:       report.Text{{S: "Alert storm: "}, {S: a.Rule, Value: true}, {S: " on "}, {S: a.Hostname, Value: true}},
 		MITRE:       MITRE(a.Tags),
-		Storm: &report.Storm{Threshold: s.Threshold, Window: s.Window.String(), Ended: s.Ended,
+		Storm: &report.StormInfo{Threshold: s.Threshold, Window: s.Window.String(), Ended: s.Ended,
 			Fields: s.Fields, Before: s.Before},
 	}
 	if r.Tags == nil {
