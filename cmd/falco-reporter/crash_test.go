@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,33 +22,6 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// daemon starts `falco-reporter run` with an HTTP input and waits until
-// it answers /healthz.
-func daemon(t *testing.T, cfgPath, addr string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(binary, "run", "--config", cfgPath)
-	cmd.Stderr = os.Stderr
-	if testing.Verbose() == false {
-		cmd.Stderr = nil
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return cmd
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon did not listen on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func alertJSON(i int) []byte {
@@ -79,89 +49,6 @@ func reportedFiles(t *testing.T, dir string) map[string]int {
 		out[*r.Fields["fd.name"]] += r.Occurrences
 	}
 	return out
-}
-
-// TestKill9DuringBurst posts alerts over HTTP, kills the daemon with
-// SIGKILL in the middle, restarts it, and checks that every alert
-// acknowledged before the kill (but for the last spool batch, fsynced at
-// least every 100 ms) is in a report.
-func TestKill9DuringBurst(t *testing.T) {
-	dir := t.TempDir()
-	addr := freePort(t)
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  http:\n    listen: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\nincidents:\n  storm: {incidents: 0}\njournal:\n  reports: false\nlog:\n  output: console\n", addr, dir, dir)), 0o600)
-	cmd := daemon(t, cfg, addr)
-
-	var mu sync.Mutex
-	acked := map[string]time.Time{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	next := 0
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 2 * time.Second}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= 20000 {
-					return
-				}
-				resp, err := client.Post("http://"+addr+"/", "application/json", bytes.NewReader(alertJSON(i)))
-				if err != nil {
-					return // the daemon is gone
-				}
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					mu.Lock()
-					acked[fmt.Sprintf("/etc/secret-%05d", i)] = time.Now()
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	time.Sleep(700 * time.Millisecond)
-	killedAt := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = cmd.Process.Wait()
-	close(stop)
-	wg.Wait()
-	if len(acked) < 100 {
-		t.Fatalf("only %d alerts acknowledged before the kill", len(acked))
-	}
-
-	// Restart: the spool is replayed. Stop it cleanly so every incident is
-	// written.
-	cmd = daemon(t, cfg, addr)
-	time.Sleep(1500 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("restarted daemon: %v", err)
-	}
-	got := reportedFiles(t, filepath.Join(dir, "reports"))
-	missing := 0
-	for name, at := range acked {
-		if got[name] == 0 && killedAt.Sub(at) > 150*time.Millisecond {
-			missing++
-			if missing < 5 {
-				t.Errorf("alert %s, acknowledged %v before the kill, is in no report", name, killedAt.Sub(at))
-			}
-		}
-	}
-	if missing > 0 {
-		t.Errorf("%d of %d acknowledged alerts lost", missing, len(acked))
-	}
-	t.Logf("%d alerts acknowledged before kill -9; %d distinct alerts reported after restart", len(acked), len(got))
 }
 
 // TestFileInputFollowsRotation runs the daemon on a file of JSON alerts as

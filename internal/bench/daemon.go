@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -26,6 +27,7 @@ type daemon struct {
 	stderr  *os.File
 	exited  chan struct{} // closed when the process has exited
 	waitErr error
+	hwm     atomic.Int64 // the peak RSS last read from /proc
 }
 
 // daemonConfig is what a run varies.
@@ -88,6 +90,7 @@ func startDaemon(ctx context.Context, o *Options, dir string, c daemonConfig) (*
 	}
 	d := &daemon{cmd: cmd, metrics: "http://" + maddr + "/metrics", dir: dir, legacy: o.Legacy, stderr: errf, exited: make(chan struct{})}
 	go func() { d.waitErr = cmd.Wait(); close(d.exited) }()
+	go d.watchRSS()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := d.scrape(); err == nil {
@@ -174,8 +177,32 @@ func (d *daemon) waitDone(ctx context.Context, n, reports int, timeout time.Dura
 	}
 }
 
+// watchRSS reads the daemon's peak resident set size (VmHWM, which execve
+// resets, unlike the rusage of a forked child) every 50 ms until it exits.
+func (d *daemon) watchRSS() {
+	path := fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+					if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err == nil {
+						d.hwm.Store(kb << 10)
+					}
+				}
+			}
+		}
+		select {
+		case <-d.exited:
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // stop sends SIGTERM, waits, and returns the peak resident set size in
-// bytes.
+// bytes, as last read before the exit.
 func (d *daemon) stop() (int64, error) {
 	defer d.stderr.Close()
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
@@ -188,11 +215,7 @@ func (d *daemon) stop() (int64, error) {
 		<-d.exited
 		err = errors.Join(errors.New("daemon did not stop within 30 s of SIGTERM"), d.waitErr)
 	}
-	var rss int64
-	if ru, ok := d.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss << 10
-	}
-	return rss, err
+	return d.hwm.Load(), err
 }
 
 func (d *daemon) kill() {
