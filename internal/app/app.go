@@ -46,6 +46,9 @@ type Options struct {
 	MetricsAddr *string
 	// metricsOut, if set, receives the metrics (tests).
 	metricsOut chan<- *Metrics
+	// noCheckpoint makes the run end as a crash would, for tests: no
+	// checkpoint is written, so the spool is never trimmed.
+	noCheckpoint bool
 	// Written, if set, is told of every report written (the demo uses it).
 	Written func(r *report.Report, path string)
 }
@@ -89,6 +92,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	ckpt.off = opts.noCheckpoint
 
 	if opts.metricsOut != nil {
 		opts.metricsOut <- metrics

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -471,4 +472,14 @@ func TestIncidentUpdatedInPlace(t *testing.T) {
 	if err := json.Unmarshal(data, &r); err != nil || r.Occurrences != 3 || !r.LastSeen.After(r.FirstSeen.Time) {
 		t.Errorf("report on disk: occurrences %d, first %v, last %v (%v)", r.Occurrences, r.FirstSeen, r.LastSeen, err)
 	}
+}
+
+// freeTCP returns a loopback address that is free now.
+func freeTCP() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
