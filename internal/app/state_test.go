@@ -220,4 +220,3 @@ func TestRedeliveredLines(t *testing.T) {
 		t.Error("an HTTP alert was dropped")
 	}
 }
-
