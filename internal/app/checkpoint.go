@@ -1,12 +1,14 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"container/list"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/spool"
 )
@@ -34,7 +37,7 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // checkpointer writes checkpoints: one after a flush at most every
-// checkpointMin, less often when the state is large (every is twenty
+// checkpointMin, less often when the state is large (every is fifty
 // times the time the last one took).
 type checkpointer struct {
 	dir     string // the state directory
@@ -75,7 +78,7 @@ func (c *checkpointer) maybe(w *writer, force bool) {
 	}
 	took := time.Since(start)
 	c.applied, c.last = upTo, time.Now()
-	c.every = min(max(20*took, checkpointMin), checkpointMax)
+	c.every = min(max(50*took, checkpointMin), checkpointMax)
 	if err := w.spool.Trim(upTo); err != nil {
 		w.log.Warn().Err(err).Msg("spool trim failed; retrying at the next checkpoint")
 	}
@@ -85,14 +88,28 @@ func (c *checkpointer) maybe(w *writer, force bool) {
 // write makes the checkpoint of w durable: the file is written, the
 // reports' and the state's filesystems synced, and only then the file
 // renamed into place, so that it never claims a report that a crash lost.
+// The JSON is streamed to the file; a trailer line holds its length and
+// checksum.
 func (c *checkpointer) write(w *writer) error {
-	body, err := json.Marshal(w.snapshot())
-	if err != nil {
-		return fmt.Errorf("encode checkpoint: %w", err)
-	}
 	tmp := filepath.Join(c.dir, checkpointTemp)
-	header := fmt.Sprintf("falco-reporter checkpoint %d %d %08x\n", checkpointVersion, len(body), crc32.Checksum(body, castagnoli))
-	if err := os.WriteFile(tmp, append([]byte(header), body...), 0o640); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	sum := crc32.New(castagnoli)
+	n := &countWriter{}
+	bw := bufio.NewWriterSize(io.MultiWriter(f, sum, n), 64<<10)
+	err = json.NewEncoder(bw).Encode(w.snapshot())
+	if err == nil {
+		_, err = fmt.Fprintf(bw, "%s %d %d %08x\n", checkpointTrailer, checkpointVersion, n.n, sum.Sum32())
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	if err := w.store.Sync(); err != nil {
@@ -107,6 +124,17 @@ func (c *checkpointer) write(w *writer) error {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return syncDir(c.dir)
+}
+
+// checkpointTrailer starts the last line of a checkpoint file.
+const checkpointTrailer = "#falco-reporter-checkpoint"
+
+// countWriter counts the bytes written through it.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
 }
 
 func syncfs(dir string) error {
@@ -150,7 +178,7 @@ type ckIncident struct {
 	Last      uint64          `json:"last"`
 	Day       time.Time       `json:"day"`
 	Name      string          `json:"name"`
-	First     json.RawMessage `json:"first"`
+	First     []byte          `json:"first"` // spool.AppendEntry of the alert alone
 	Occ       int             `json:"occ"`
 	FirstSeen time.Time       `json:"first_seen"`
 	LastSeen  time.Time       `json:"last_seen"`
@@ -171,9 +199,15 @@ type ckTracker struct {
 	Storm  *ckIncident          `json:"storm,omitempty"`
 }
 
+// firstBytes encodes an incident's first alert for the checkpoint.
+func firstBytes(a event.Alert) []byte {
+	b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: a})
+	return b
+}
+
 func toCk(inc *incident) *ckIncident {
 	c := &ckIncident{Key: inc.key, ID: inc.id, Seq: inc.seq, Last: inc.last, Day: inc.day, Name: inc.name,
-		First: spool.EncodeAlert(inc.first), Occ: inc.occ, FirstSeen: inc.firstSeen, LastSeen: inc.lastSeen,
+		First: firstBytes(inc.first), Occ: inc.occ, FirstSeen: inc.firstSeen, LastSeen: inc.lastSeen,
 		LastRecv: inc.lastRecv, Storm: inc.storm, Dirty: inc.dirty, Written: inc.written, Reported: inc.reported}
 	if len(inc.samples.Fields) > 0 || inc.samples.Unsampled.len() > 0 {
 		c.Samples = &inc.samples
@@ -182,10 +216,11 @@ func toCk(inc *incident) *ckIncident {
 }
 
 func fromCk(c *ckIncident) (*incident, error) {
-	a, err := spool.DecodeAlert(c.First)
+	e, _, err := spool.DecodeEntry(c.First)
 	if err != nil {
 		return nil, err
 	}
+	a := e.Alert
 	inc := &incident{key: c.Key, id: c.ID, seq: c.Seq, last: c.Last, day: c.Day, name: c.Name, first: a, occ: c.Occ,
 		firstSeen: c.FirstSeen, lastSeen: c.LastSeen, lastRecv: c.LastRecv, storm: c.Storm,
 		dirty: c.Dirty, written: c.Written, reported: c.Reported}
@@ -237,16 +272,16 @@ func loadCheckpoint(dir string) (*ckState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	nl := bytes.IndexByte(data, '\n')
-	if nl < 0 {
-		return nil, errors.New("checkpoint: no header")
+	body, trailer, ok := cutTrailer(data)
+	if !ok {
+		return nil, errors.New("checkpoint: no trailer line (cut short?)")
 	}
-	var version, n int
+	var version int
+	var n int
 	var sum uint32
-	if _, err := fmt.Sscanf(string(data[:nl]), "falco-reporter checkpoint %d %d %x", &version, &n, &sum); err != nil {
-		return nil, fmt.Errorf("checkpoint header: %w", err)
+	if _, err := fmt.Sscanf(trailer, checkpointTrailer+" %d %d %x", &version, &n, &sum); err != nil {
+		return nil, fmt.Errorf("checkpoint trailer: %w", err)
 	}
-	body := data[nl+1:]
 	if version != checkpointVersion || n != len(body) || crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("checkpoint is damaged or of another version (%d)", version)
 	}
@@ -255,6 +290,18 @@ func loadCheckpoint(dir string) (*ckState, error) {
 		return nil, fmt.Errorf("decode checkpoint: %w", err)
 	}
 	return &s, nil
+}
+
+// cutTrailer splits a checkpoint file into its body and its last line.
+func cutTrailer(data []byte) (body []byte, trailer string, ok bool) {
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, "", false
+	}
+	i := bytes.LastIndexByte(data[:len(data)-1], '\n')
+	if i < 0 {
+		return nil, "", false
+	}
+	return data[:i+1], string(data[i+1 : len(data)-1]), true
 }
 
 // restore puts a loaded checkpoint's state into w.

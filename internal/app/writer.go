@@ -27,7 +27,7 @@ import (
 const (
 	maxTake   = 4096 // records applied per turn
 	maxNew    = 256  // new reports per turn: a turn ends when this many are pending
-	chunkSize = 256  // reports rendered and written at once
+	chunkSize = 128  // reports rendered and written at once
 )
 
 // writer turns alerts into reports and writes them. It runs in one

@@ -8,11 +8,18 @@ import (
 // record is what the index knows of one report: its priority, the sizes
 // of its files and when it was last written.
 type record struct {
+	key       string // day/name: day and name share its bytes
 	day, name string
-	prio      int              // 0 (Emergency) to 7 (Debug), from the name
-	sizes     map[string]int64 // by extension
-	mtime     time.Time        // the newest of its files
-	pos       int              // position in its priority's age heap
+	prio      int        // 0 (Emergency) to 7 (Debug), from the name
+	sizes     []fileSize // one per extension; a slice, not a map: the index holds every report
+	mtime     time.Time  // the newest of its files
+	pos       int        // position in its priority's age heap
+}
+
+// fileSize is the size of one file of a report.
+type fileSize struct {
+	ext  string
+	size int64
 }
 
 // index holds every report in the directory, oldest first within each
@@ -39,17 +46,22 @@ func (x *index) put(day, name, ext string, size int64, mtime time.Time) {
 	key := day + "/" + name
 	r, ok := x.byKey[key]
 	if !ok {
-		r = &record{day: day, name: name, prio: priorityOf(name), sizes: map[string]int64{}, mtime: mtime}
+		r = &record{key: key, day: key[:len(day)], name: key[len(day)+1:], prio: priorityOf(name), mtime: mtime}
 		x.byKey[key] = r
-		x.perDay[day]++
+		x.perDay[r.day]++
 		heap.Push(&x.byPrio[r.prio], r)
 	}
-	if old, ok := r.sizes[ext]; ok {
-		x.bytes -= old
-	} else {
+	found := false
+	for i := range r.sizes {
+		if r.sizes[i].ext == ext {
+			x.bytes -= r.sizes[i].size
+			r.sizes[i].size, found = size, true
+		}
+	}
+	if !found {
+		r.sizes = append(r.sizes, fileSize{ext: ext, size: size})
 		x.files++
 	}
-	r.sizes[ext] = size
 	x.bytes += size
 	if mtime.After(r.mtime) {
 		r.mtime = mtime
@@ -82,13 +94,13 @@ func (x *index) leastImportant() *record {
 // remove forgets r and all its files.
 func (x *index) remove(r *record) {
 	heap.Remove(&x.byPrio[r.prio], r.pos)
-	delete(x.byKey, r.day+"/"+r.name)
+	delete(x.byKey, r.key)
 	if x.perDay[r.day]--; x.perDay[r.day] <= 0 {
 		delete(x.perDay, r.day)
 	}
 	x.files -= len(r.sizes)
-	for _, n := range r.sizes {
-		x.bytes -= n
+	for _, f := range r.sizes {
+		x.bytes -= f.size
 	}
 }
 

@@ -87,8 +87,8 @@ func (s *Store) victim(cutoff time.Time) *record {
 // that vanished or was replaced by a symlink or anything else is not
 // deleted; the index forgets it either way.
 func removeReport(d *dayDir, r *record) error {
-	for ext := range r.sizes {
-		n := r.name + "." + ext
+	for _, f := range r.sizes {
+		n := r.name + "." + f.ext
 		_, regular, err := isRegular(d.fd, n)
 		if gone(err) || err == nil && !regular {
 			continue

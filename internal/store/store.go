@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -75,6 +77,7 @@ type Store struct {
 
 	onBadDay func(day, dir string, err error)
 	fallback map[string]string // day -> the fallback directory in use
+	chmod    bool              // the umask clears bits of fileMode: chmod each file
 }
 
 // Open creates the reports directory if needed (mode 0750), removes
@@ -100,7 +103,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open reports directory: %w", err)
 	}
 	s := &Store{dir: dir, ret: r, now: opts.Now, base: base, fd: int(base.Fd()), idx: newIndex(),
-		onBadDay: opts.OnBadDay, fallback: map[string]string{}}
+		onBadDay: opts.OnBadDay, fallback: map[string]string{}, chmod: umaskClears(fileMode)}
 	if err := s.scan(); err != nil {
 		_ = base.Close()
 		return nil, err
@@ -110,6 +113,22 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// umaskClears reports whether the process's umask clears any bit of mode,
+// or cannot be read; files are then chmod-ed after creation.
+func umaskClears(mode uint32) bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return true
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+			u, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			return err != nil || uint32(u)&mode != 0
+		}
+	}
+	return true
 }
 
 // Close releases the directory. It does not sync: call Sync first.

@@ -25,6 +25,7 @@ type temp struct {
 	data             []byte
 	tmp, final       string
 	created, renamed bool
+	chmod            bool // the umask clears bits of fileMode
 }
 
 // writeTemps creates and writes every temporary file, a few at a time.
@@ -79,7 +80,9 @@ func (t *temp) create() error {
 	}
 	t.created = true
 	f := os.NewFile(uintptr(fd), t.path(t.tmp))
-	err = f.Chmod(fileMode) // the umask may have cleared bits
+	if t.chmod {
+		err = f.Chmod(fileMode) // the umask cleared bits
+	}
 	if err == nil {
 		_, err = f.Write(t.data)
 	}

@@ -85,7 +85,7 @@ func (b *batch) write(entries []Entry, days []string) error {
 		}
 		for _, f := range e.Files {
 			b.temps = append(b.temps, temp{dir: d, name: e.Name, ext: f.Ext, data: f.Data,
-				final: e.Name + "." + f.Ext})
+				final: e.Name + "." + f.Ext, chmod: b.s.chmod})
 		}
 	}
 	if err := b.writeTemps(); err != nil {
