@@ -172,22 +172,22 @@ type ckState struct {
 }
 
 type ckIncident struct {
-	Key       string          `json:"key"`
-	ID        string          `json:"id"`
-	Seq       uint64          `json:"seq"`
-	Last      uint64          `json:"last"`
-	Day       time.Time       `json:"day"`
-	Name      string          `json:"name"`
-	First     []byte          `json:"first"` // spool.AppendEntry of the alert alone
-	Occ       int             `json:"occ"`
-	FirstSeen time.Time       `json:"first_seen"`
-	LastSeen  time.Time       `json:"last_seen"`
-	LastRecv  int64           `json:"last_recv"`
-	Samples   *samples        `json:"samples,omitempty"`
-	Storm     *stormState     `json:"storm,omitempty"`
-	Dirty     bool            `json:"dirty,omitempty"`
-	Written   bool            `json:"written,omitempty"`
-	Reported  int             `json:"reported,omitempty"`
+	Key       string      `json:"key"`
+	ID        string      `json:"id"`
+	Seq       uint64      `json:"seq"`
+	Last      uint64      `json:"last"`
+	Day       time.Time   `json:"day"`
+	Name      string      `json:"name"`
+	First     []byte      `json:"first"` // spool.AppendEntry of the alert alone
+	Occ       int         `json:"occ"`
+	FirstSeen time.Time   `json:"first_seen"`
+	LastSeen  time.Time   `json:"last_seen"`
+	LastRecv  int64       `json:"last_recv"`
+	Samples   *samples    `json:"samples,omitempty"`
+	Storm     *stormState `json:"storm,omitempty"`
+	Dirty     bool        `json:"dirty,omitempty"`
+	Written   bool        `json:"written,omitempty"`
+	Reported  int         `json:"reported,omitempty"`
 }
 
 type ckTracker struct {
