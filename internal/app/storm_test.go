@@ -335,3 +335,60 @@ func freeAddr(t *testing.T) string {
 	}
 	return addr
 }
+
+// TestReportJSONIsDocumented: every key of a folded incident's and of a
+// storm's JSON report is described in docs/report-schema.json.
+func TestReportJSONIsDocumented(t *testing.T) {
+	data, err := os.ReadFile("../../docs/report-schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Incidents.Storm.Incidents = 2
+	src := &directSource{n: 10, alerts: func(i int) event.Alert {
+		a := alert("Read sensitive file untrusted", i)
+		if i%2 == 0 {
+			a.Fields["fd.name"] = event.Str("/etc/shadow")
+		}
+		return a
+	}}
+	runAll(t, cfg, Options{Sources: []stream.Source{src}})
+	files, _ := filepath.Glob(filepath.Join(cfg.Reports.Dir, "*", "*.json"))
+	storms := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r map[string]json.RawMessage
+		if err := json.Unmarshal(data, &r); err != nil {
+			t.Fatal(err)
+		}
+		for k := range r {
+			if _, ok := schema.Properties[k]; !ok {
+				t.Errorf("%s: key %q is not in the schema", filepath.Base(f), k)
+			}
+		}
+		if raw, ok := r["storm"]; ok {
+			storms++
+			var st map[string]json.RawMessage
+			_ = json.Unmarshal(raw, &st)
+			for k := range st {
+				if _, ok := schema.Properties["storm"].Properties[k]; !ok {
+					t.Errorf("storm key %q is not in the schema", k)
+				}
+			}
+		}
+	}
+	if storms != 1 {
+		t.Errorf("%d storm reports, want 1", storms)
+	}
+}
