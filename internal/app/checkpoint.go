@@ -101,10 +101,10 @@ func (c *checkpointer) write(w *writer) error {
 	bw := bufio.NewWriterSize(io.MultiWriter(f, sum, n), 64<<10)
 	err = json.NewEncoder(bw).Encode(w.snapshot())
 	if err == nil {
-		_, err = fmt.Fprintf(bw, "%s %d %d %08x\n", checkpointTrailer, checkpointVersion, n.n, sum.Sum32())
+		err = bw.Flush() // the checksum and count see the body only once it is flushed
 	}
 	if err == nil {
-		err = bw.Flush()
+		_, err = fmt.Fprintf(f, "%s %d %d %08x\n", checkpointTrailer, checkpointVersion, n.n, sum.Sum32())
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -3,6 +3,9 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"fmt"
 	"strings"
 	"sync"
@@ -226,5 +229,47 @@ func TestRedeliveredLines(t *testing.T) {
 	// Other inputs never drop.
 	if apply("http", 3, 10) || apply("http", 4, 10) {
 		t.Error("an HTTP alert was dropped")
+	}
+}
+
+// TestCheckpointFile: a checkpoint written to its file loads back to the
+// same state; a damaged or cut file is refused.
+func TestCheckpointFile(t *testing.T) {
+	w := newTestWriter(t)
+	for _, r := range sequence()[:120] {
+		w.apply(r)
+	}
+	dir := t.TempDir()
+	c, err := newCheckpointer(dir, w.store.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.write(w); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := loadCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := newTestWriter(t)
+	if err := back.restore(ck); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(state(t, back), state(t, w)) {
+		t.Error("the checkpoint file does not give back the state")
+	}
+	path := filepath.Join(dir, checkpointFile)
+	data, _ := os.ReadFile(path)
+	for name, bad := range map[string][]byte{
+		"cut":     data[:len(data)/2],
+		"flipped": append(append([]byte{}, data[:100]...), append([]byte{data[100] ^ 1}, data[101:]...)...),
+		"empty":   {},
+	} {
+		if err := os.WriteFile(path, bad, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadCheckpoint(dir); err == nil || errors.Is(err, errNoCheckpoint) {
+			t.Errorf("%s checkpoint: err = %v", name, err)
+		}
 	}
 }

@@ -392,3 +392,23 @@ func TestReportJSONIsDocumented(t *testing.T) {
 		t.Errorf("%d storm reports, want 1", storms)
 	}
 }
+
+// TestRestartContinuesIncidents: an incident open at a clean stop goes on
+// folding after the restart, in the same report.
+func TestRestartContinuesIncidents(t *testing.T) {
+	cfg := testConfig(t)
+	same := func(i int) event.Alert {
+		a := alert("Read sensitive file untrusted", i)
+		a.Fields["fd.name"] = event.Str("/etc/shadow")
+		return a
+	}
+	col := newCollector()
+	runAll(t, cfg, Options{Sources: []stream.Source{&directSource{n: 10, alerts: same}}, Written: col.written})
+	runAll(t, cfg, Options{Sources: []stream.Source{&directSource{n: 10, alerts: func(i int) event.Alert { return same(10 + i) }}}, Written: col.written})
+	if len(col.reports) != 1 {
+		t.Fatalf("%d reports, want 1", len(col.reports))
+	}
+	if r := col.reports[firstID(col)]; r.Occurrences != 20 || r.Spool == nil || r.Spool.First != 1 || r.Spool.Last != 20 {
+		t.Errorf("report: %d occurrences, spool %+v", r.Occurrences, r.Spool)
+	}
+}
