@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -58,7 +56,9 @@ func TestFileInputFollowsRotation(t *testing.T) {
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.json")
 	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  file:\n    path: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\n", events, dir, dir)), 0o600)
+	maddr := freePort(t)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  file:\n    path: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\nmetrics:\n  listen: %s\n", events, dir, dir, maddr)), 0o600)
+	d := &onceDaemon{t: t, cfg: cfg, metrics: "http://" + maddr + "/metrics"}
 	appendLines := func(path string, from, to int) {
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
@@ -69,31 +69,21 @@ func TestFileInputFollowsRotation(t *testing.T) {
 			f.Write(append(alertJSON(i), '\n'))
 		}
 	}
-	run := func() *exec.Cmd {
-		cmd := exec.Command(binary, "run", "--config", cfg)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
-	stop := func(cmd *exec.Cmd) {
-		cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("exit: %v", err)
-		}
-	}
+	// The daemon is started and waited for (metrics answer), and stopped
+	// once it has taken what it will (settle), so that a slow machine
+	// cannot make it miss lines or get SIGTERM before it handles it.
 	appendLines(events, 0, 10)
-	cmd := run()
+	d.start()
 	time.Sleep(800 * time.Millisecond)
 	appendLines(events, 10, 20)
 	os.Rename(events, events+".1") // logrotate's rename-and-create
 	appendLines(events, 20, 30)
 	time.Sleep(1200 * time.Millisecond)
-	stop(cmd)
+	d.settle()
 	appendLines(events, 30, 40) // written while the reporter is down
-	cmd = run()
+	d.start()
 	time.Sleep(1200 * time.Millisecond)
-	stop(cmd)
+	d.settle()
 
 	got := reportedFiles(t, filepath.Join(dir, "reports"))
 	for i := range 40 {
