@@ -24,6 +24,14 @@ func (w *writer) run(stopBy *atomic.Int64) {
 	stopping := false
 	for {
 		w.onLoop()
+		// Updates are due by the clock even while alerts keep coming.
+		select {
+		case <-tick.C:
+			w.tick()
+			w.metrics.QueueDepth.Set(float64(w.backlog()))
+			w.metrics.SpoolBytes.Set(float64(w.spool.Bytes()))
+		default:
+		}
 		if len(w.pending) > 0 && !w.now().Before(retryAt) {
 			if err := w.flush(); err != nil {
 				backoff = min(max(2*backoff, 250*time.Millisecond), 30*time.Second)

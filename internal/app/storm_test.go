@@ -412,3 +412,40 @@ func TestRestartContinuesIncidents(t *testing.T) {
 		t.Errorf("report: %d occurrences, spool %+v", r.Occurrences, r.Spool)
 	}
 }
+
+// TestUpdatesDuringAFlood: a report folding a never-ending flood is
+// rewritten every update interval, not only once the flood stops.
+func TestUpdatesDuringAFlood(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Incidents.UpdateInterval = 100 * time.Millisecond
+	var stopFlood atomic.Bool
+	src := &floodSource{stop: &stopFlood}
+	col := newCollector()
+	stop := start(t, cfg, Options{Sources: []stream.Source{src}, Written: col.written})
+	waitFor(t, "three writes during the flood", func() bool {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		return col.writes >= 3
+	})
+	stopFlood.Store(true)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// floodSource sends one alert after another until stopped.
+type floodSource struct{ stop *atomic.Bool }
+
+func (f *floodSource) Name() string { return "flood" }
+
+func (f *floodSource) Run(ctx context.Context, sink stream.Sink) error {
+	for i := 0; !f.stop.Load(); i++ {
+		a := alert("Read sensitive file untrusted", i)
+		a.Fields["fd.name"] = event.Str("/etc/shadow")
+		if err := sink.Put(ctx, a); err != nil {
+			return nil
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
