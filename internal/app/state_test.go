@@ -226,6 +226,15 @@ func TestRedeliveredLines(t *testing.T) {
 	if apply("file", 2, 10) {
 		t.Error("a new line was dropped")
 	}
+	// Run 3 was killed while it read lines 8 and 9 again; run 4 reads 6 to
+	// 11 again: all of them were counted already.
+	apply("file", 3, 8)
+	apply("file", 3, 9)
+	for i := 6; i < 12; i++ {
+		if i != 11 && !apply("file", 4, i) {
+			t.Errorf("line %d read a third time was counted", i)
+		}
+	}
 	// Other inputs never drop.
 	if apply("http", 3, 10) || apply("http", 4, 10) {
 		t.Error("an HTTP alert was dropped")
