@@ -3,10 +3,13 @@ package app
 import (
 	"cmp"
 	"container/list"
+	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/safe"
 )
 
@@ -104,4 +107,114 @@ func (s *stormState) size() int64 {
 		n += v.size()
 	}
 	return n
+}
+
+// trackOpening records that r opened inc, for storm detection.
+func (w *writer) trackOpening(r *record, inc *incident, t *rules.Table) {
+	tr := w.tracker(&r.a, t)
+	tr.last = r.recv
+	w.trackerAge.MoveToBack(tr.elem)
+	tr.opens = append(tr.opens, r.recv)
+	tr.refs = append(tr.refs, w.ref(inc))
+	if len(tr.opens) > w.stormIncidents {
+		tr.opens = tr.opens[1:]
+		tr.refs = tr.refs[1:]
+	}
+}
+
+// stormFold folds r into its rule's storm, starting one if the rule has
+// opened too many incidents on this host within the storm window. It
+// reports whether r was folded.
+func (w *writer) stormFold(r *record, t *rules.Table) bool {
+	tr := w.tracker(&r.a, t)
+	tr.last = r.recv
+	w.trackerAge.MoveToBack(tr.elem)
+	if s := tr.storm; s != nil {
+		if r.recv-s.lastRecv < int64(w.stormWindow) {
+			s.fold(r)
+			return true
+		}
+		w.endStorm(tr)
+	}
+	win := int64(w.stormWindow)
+	for len(tr.opens) > 0 && r.recv-tr.opens[0] >= win {
+		tr.opens, tr.refs = tr.opens[1:], tr.refs[1:]
+	}
+	if len(tr.opens) < w.stormIncidents {
+		return false
+	}
+	// A storm: r is its first alert.
+	a := keep(r.a)
+	recv := time.Unix(0, r.recv)
+	filed := fileTime(a.Time, recv)
+	id := reportID(r.seq, r.sum)
+	s := &incident{
+		key: tr.key, id: id, seq: r.seq, last: r.seq, day: filed, name: reportName(filed, a.Priority, "storm-", a.Rule, id),
+		first: a, occ: 1, firstSeen: a.Time, lastSeen: a.Time, lastRecv: r.recv, dirty: true, openedAt: recv,
+		storm: &stormState{Priority: a.Priority, Values: map[string]*valueSample{}, Fields: tr.fields, Before: tr.refs},
+	}
+	if !a.Priority.Valid() {
+		s.storm.Priority = event.PriorityDebug
+	}
+	s.storm.fold(&r.a)
+	tr.storm, tr.opens, tr.refs = s, nil, nil
+	w.metrics.Storms.Inc()
+	w.log.Warn().Str("falco_rule", safe.Line(a.Rule)).Str("report_id", id).Int("incidents", w.stormIncidents).
+		Dur("window", w.stormWindow).Msg("alert storm: further incidents of this rule on this host fold into one storm report")
+	w.queueWrite(s)
+	return true
+}
+
+// tracker returns the tracker of a's rule and host, making it if needed.
+func (w *writer) tracker(a *event.Alert, t *rules.Table) *tracker {
+	key := trackerKey(a)
+	if tr, ok := w.trackers[key]; ok {
+		return tr
+	}
+	for len(w.trackers) >= maxTrackers {
+		w.dropTracker(w.trackerAge.Front().Value.(*tracker))
+	}
+	e, _ := t.Lookup(a.Source, a.Rule)
+	tr := &tracker{key: key, fields: stormFields(e.KeyFields)}
+	tr.elem = w.trackerAge.PushBack(tr)
+	w.trackers[key] = tr
+	return tr
+}
+
+// dropTracker forgets a tracker, ending its storm.
+func (w *writer) dropTracker(tr *tracker) {
+	if tr.storm != nil {
+		w.endStorm(tr)
+	}
+	delete(w.trackers, tr.key)
+	w.trackerAge.Remove(tr.elem)
+}
+
+// endStorm ends the tracker's storm: its report is written a last time,
+// saying that the storm ended.
+func (w *writer) endStorm(tr *tracker) {
+	s := tr.storm
+	tr.storm = nil
+	s.storm.Ended, s.dirty, s.closed = true, true, true
+	w.queueWrite(s)
+}
+
+// ref names an incident for a storm report: its path relative to the
+// reports directory.
+func (w *writer) ref(inc *incident) report.IncidentRef {
+	ref := report.IncidentRef{ID: inc.id, FirstSeen: report.Time{Time: inc.firstSeen}}
+	if p := w.store.Path(inc.entry(), w.ext()); p != "" {
+		if rel, err := filepath.Rel(w.store.Dir(), p); err == nil {
+			ref.Path = rel
+		}
+	}
+	return ref
+}
+
+// ext is the extension of the first format written, for references.
+func (w *writer) ext() string {
+	if len(w.formats) > 0 && w.formats[0] == "json" {
+		return "json"
+	}
+	return "md"
 }
