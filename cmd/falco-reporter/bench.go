@@ -27,6 +27,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Conns, "conns", 0, "HTTP connections (default 32)")
 	fs.IntVar(&o.Backlog, "backlog", 0, "alerts in the spool for the backlog run (default 1000000)")
 	fs.IntVar(&o.Trickle, "trickle", 0, "alerts of the latency run (default 200)")
+	fs.IntVar(&o.Repeat, "repeat", 0, "times each pair of reference and daemon runs, alternating (default 3)")
 	only := fs.String("only", "", "comma-separated workloads: grpc, distinct, http, backlog, trickle (default all)")
 	if fs.Parse(args) != nil {
 		return 2

@@ -36,6 +36,7 @@ type Options struct {
 	Conns    int // HTTP connections (32)
 	Backlog  int // alerts waiting in the spool at start (1,000,000)
 	Trickle  int // alerts of the latency run, 50 a second (200)
+	Repeat   int // times each pair of reference and daemon runs (3)
 	Only     []string
 
 	Out io.Writer // the table
@@ -54,6 +55,7 @@ func (o *Options) defaults() {
 	def(&o.Conns, 32)
 	def(&o.Backlog, 1_000_000)
 	def(&o.Trickle, 200)
+	def(&o.Repeat, 3)
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -80,61 +82,81 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintf(o.Log, "bench in %s\n", o.Dir)
 
+	// Each pair of reference and daemon runs is repeated, alternating, and
+	// the medians compared: on a shared machine the load changes from one
+	// minute to the next.
 	if want("grpc") {
-		fmt.Fprintf(o.Log, "gRPC: bare client and one-rule storm of %d alerts\n", o.Storm)
-		dir, err := scratch("grpc-bare")
-		if err != nil {
-			return err
+		fmt.Fprintf(o.Log, "gRPC: bare client and one-rule storm of %d alerts, %d times\n", o.Storm, o.Repeat)
+		var bare, rates []float64
+		var rss int64
+		for range o.Repeat {
+			dir, err := scratch("grpc-bare")
+			if err != nil {
+				return err
+			}
+			b, err := grpcBare(ctx, dir, o.Storm)
+			if err != nil {
+				return err
+			}
+			if dir, err = scratch("grpc-storm"); err != nil {
+				return err
+			}
+			rate, r, err := grpcDaemon(ctx, &o, dir, o.Storm, stormAlert, 1, false)
+			if err != nil {
+				return err
+			}
+			bare, rates, rss = append(bare, b), append(rates, rate), max(rss, r)
 		}
-		bare, err := grpcBare(ctx, dir, o.Storm)
-		if err != nil {
-			return err
-		}
-		if dir, err = scratch("grpc-storm"); err != nil {
-			return err
-		}
-		rate, rss, err := grpcDaemon(ctx, &o, dir, o.Storm, stormAlert, 1, false)
-		if err != nil {
-			return err
-		}
-		add(row{fmt.Sprintf("gRPC, one-rule storm (%s alerts, 1 report)", count(o.Storm)), perSec(rate, "alerts"),
-			"bare gRPC client: " + perSec(bare, "alerts"), ratio(rate, bare), "≥ 0.8", mib(rss)})
+		add(row{fmt.Sprintf("gRPC, one-rule storm (%s alerts, 1 report)", count(o.Storm)), spread(rates, "alerts"),
+			"bare gRPC client: " + spread(bare, "alerts"), ratio(median(rates), median(bare)), "≥ 0.8", mib(rss)})
 	}
-	var naive float64
+	var naive []float64
 	if want("distinct") || want("http") {
-		fmt.Fprintln(o.Log, "naive report writes")
-		dir, err := scratch("naive-fsync")
-		if err != nil {
-			return err
+		fmt.Fprintf(o.Log, "naive report writes, %d times\n", o.Repeat)
+		var synced []float64
+		for range o.Repeat {
+			dir, err := scratch("naive-fsync")
+			if err != nil {
+				return err
+			}
+			s, err := naiveWrite(dir, min(500, o.Distinct), true)
+			if err != nil {
+				return err
+			}
+			if dir, err = scratch("naive-nofsync"); err != nil {
+				return err
+			}
+			n, err := naiveWrite(dir, o.Distinct, false)
+			if err != nil {
+				return err
+			}
+			synced, naive = append(synced, s), append(naive, n)
 		}
-		synced, err := naiveWrite(dir, min(2000, o.Distinct), true)
-		if err != nil {
-			return err
-		}
-		if dir, err = scratch("naive-nofsync"); err != nil {
-			return err
-		}
-		if naive, err = naiveWrite(dir, o.Distinct, false); err != nil {
-			return err
-		}
-		add(row{"naive temp+fsync+rename of both files", perSec(synced, "reports"), "naive without fsync: " + perSec(naive, "reports"), ratio(synced, naive), "", ""})
+		add(row{"naive temp+fsync+rename of both files, one report at a time", spread(synced, "reports"), "naive without fsync: " + spread(naive, "reports"),
+			ratio(median(synced), median(naive)), "", ""})
 		_ = os.RemoveAll(filepath.Join(o.Dir, "naive-fsync"))
 		_ = os.RemoveAll(filepath.Join(o.Dir, "naive-nofsync"))
 	}
 	if want("distinct") {
-		fmt.Fprintf(o.Log, "gRPC: %d distinct incidents\n", o.Distinct)
-		dir, err := scratch("grpc-distinct")
-		if err != nil {
-			return err
+		fmt.Fprintf(o.Log, "gRPC: %d distinct incidents, %d times\n", o.Distinct, o.Repeat)
+		var rates []float64
+		var rss int64
+		for range o.Repeat {
+			dir, err := scratch("grpc-distinct")
+			if err != nil {
+				return err
+			}
+			rate, r, err := grpcDaemon(ctx, &o, dir, o.Distinct, distinctAlert, o.Distinct, true)
+			if err != nil {
+				return err
+			}
+			rates, rss = append(rates, rate), max(rss, r)
 		}
-		rate, rss, err := grpcDaemon(ctx, &o, dir, o.Distinct, distinctAlert, o.Distinct, true)
-		if err != nil {
-			return err
-		}
-		add(row{fmt.Sprintf("gRPC, %s distinct incidents, durable, storm folding off", count(o.Distinct)), perSec(rate, "reports"),
-			"naive without fsync: " + perSec(naive, "reports"), ratio(rate, naive), "≥ 0.8", mib(rss)})
+		add(row{fmt.Sprintf("gRPC, %s distinct incidents, durable, storm folding off", count(o.Distinct)), spread(rates, "reports"),
+			"naive without fsync: " + spread(naive, "reports"), ratio(median(rates), median(naive)), "≥ 0.8", mib(rss)})
 		if !o.Legacy {
-			if dir, err = scratch("grpc-distinct-storm"); err != nil {
+			dir, err := scratch("grpc-distinct-storm")
+			if err != nil {
 				return err
 			}
 			rate, rss, err := grpcDaemon(ctx, &o, dir, o.Distinct, distinctAlert, 1, false)
@@ -146,30 +168,39 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if want("http") {
-		fmt.Fprintf(o.Log, "HTTP: %d alerts over %d connections\n", o.HTTP, o.Conns)
-		url, stop, err := trivialServer()
-		if err != nil {
-			return err
-		}
-		ok, took := post(ctx, url, o.HTTP, o.Conns, func(i int) []byte { return falcoJSON(stormAlert(i)) })
-		stop()
-		ref := float64(ok) / took.Seconds()
-		for _, w := range []struct {
-			name     string
-			alert    func(int) event.Alert
-			distinct bool
-		}{{"one-rule storm", stormAlert, false}, {"distinct incidents, storm folding off", distinctAlert, true}} {
+		fmt.Fprintf(o.Log, "HTTP: %d alerts over %d connections, %d times\n", o.HTTP, o.Conns, o.Repeat)
+		var ref, storm, distinct []float64
+		var stormRSS, distinctRSS int64
+		for range o.Repeat {
+			url, stop, err := trivialServer()
+			if err != nil {
+				return err
+			}
+			ok, took := post(ctx, url, o.HTTP, o.Conns, func(i int) []byte { return falcoJSON(stormAlert(i)) })
+			stop()
+			ref = append(ref, float64(ok)/took.Seconds())
 			dir, err := scratch("http")
 			if err != nil {
 				return err
 			}
-			rate, rss, accepted, err := httpDaemon(ctx, &o, dir, w.alert, w.distinct)
+			rate, rss, _, err := httpDaemon(ctx, &o, dir, o.HTTP, stormAlert, false)
 			if err != nil {
 				return err
 			}
-			add(row{fmt.Sprintf("HTTP, %d connections, %s (%s alerts, %s accepted)", o.Conns, w.name, count(o.HTTP), count(accepted)),
-				perSec(rate, "alerts"), "net/http handler: " + perSec(ref, "alerts"), ratio(rate, ref), "≥ 1.0", mib(rss)})
+			storm, stormRSS = append(storm, rate), max(stormRSS, rss)
+			if dir, err = scratch("http"); err != nil {
+				return err
+			}
+			rate, rss, _, err = httpDaemon(ctx, &o, dir, o.Distinct, distinctAlert, true)
+			if err != nil {
+				return err
+			}
+			distinct, distinctRSS = append(distinct, rate), max(distinctRSS, rss)
 		}
+		add(row{fmt.Sprintf("HTTP, %d connections, one-rule storm (%s alerts)", o.Conns, count(o.HTTP)),
+			spread(storm, "alerts"), "net/http handler, empty 200: " + spread(ref, "alerts"), ratio(median(storm), median(ref)), "≥ 1.0", mib(stormRSS)})
+		add(row{fmt.Sprintf("HTTP, %d connections, %s distinct incidents, durable, storm folding off", o.Conns, count(o.Distinct)),
+			spread(distinct, "reports"), "naive without fsync: " + spread(naive, "reports"), ratio(median(distinct), median(naive)), "≥ 0.8", mib(distinctRSS)})
 	}
 	if want("backlog") {
 		fmt.Fprintf(o.Log, "backlog of %d alerts in the spool\n", o.Backlog)
@@ -258,8 +289,8 @@ func grpcDaemon(ctx context.Context, o *Options, dir string, n int, alert func(i
 	return float64(n) / took.Seconds(), rss, serr
 }
 
-// httpDaemon posts o.HTTP alerts to the daemon's HTTP input.
-func httpDaemon(ctx context.Context, o *Options, dir string, alert func(int) event.Alert, distinct bool) (float64, int64, int, error) {
+// httpDaemon posts n alerts to the daemon's HTTP input.
+func httpDaemon(ctx context.Context, o *Options, dir string, n int, alert func(int) event.Alert, distinct bool) (float64, int64, int, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return 0, 0, 0, err
@@ -268,12 +299,12 @@ func httpDaemon(ctx context.Context, o *Options, dir string, alert func(int) eve
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	bodies := make([][]byte, o.HTTP)
+	bodies := make([][]byte, n)
 	for i := range bodies {
 		bodies[i] = falcoJSON(alert(i))
 	}
 	start := time.Now()
-	accepted, _ := post(ctx, "http://"+addr+"/", o.HTTP, o.Conns, func(i int) []byte { return bodies[i] })
+	accepted, _ := post(ctx, "http://"+addr+"/", n, o.Conns, func(i int) []byte { return bodies[i] })
 	reports := 1
 	if distinct {
 		reports = accepted
@@ -356,6 +387,7 @@ func trickle(ctx context.Context, o *Options, dir string) (p50, p99, max time.Du
 func printTable(w io.Writer, rows []row, o Options) {
 	host, _ := os.Hostname()
 	fmt.Fprintf(w, "\nfalco-reporter bench: %s, %d CPUs (GOMAXPROCS %d), %s, scratch %s\n\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), host, o.Dir)
+	fmt.Fprintf(w, "Rates are medians of %d runs (range in brackets), each daemon run alternating with its reference; ratios compare the medians.\n\n", o.Repeat)
 	fmt.Fprintln(w, "| workload | falco-reporter | reference (same run) | ratio | target | peak RSS |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rows {
@@ -374,6 +406,24 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// median returns the median of v.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// spread formats the median of v and, for several runs, their range.
+func spread(v []float64, unit string) string {
+	if len(v) < 2 {
+		return perSec(median(v), unit)
+	}
+	return fmt.Sprintf("%s (%s–%s)", perSec(median(v), unit), count(int(slices.Min(v)+0.5)), count(int(slices.Max(v)+0.5)))
 }
 
 func perSec(v float64, unit string) string { return fmt.Sprintf("%s %s/s", count(int(v+0.5)), unit) }
