@@ -72,7 +72,11 @@ func Run(ctx context.Context, o Options) error {
 	var rows []row
 	add := func(r row) {
 		rows = append(rows, r)
-		fmt.Fprintf(o.Log, "  %s: %s (reference %s, ratio %s)\n", r.name, r.result, r.reference, r.ratio)
+		if r.reference == "" {
+			fmt.Fprintf(o.Log, "  %s: %s\n", r.name, r.result)
+		} else {
+			fmt.Fprintf(o.Log, "  %s: %s (reference %s, ratio %s)\n", r.name, r.result, r.reference, r.ratio)
+		}
 	}
 	want := func(name string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, name) }
 	scratch := func(name string) (string, error) {
