@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // freePort returns a loopback address that is free right now.
@@ -69,20 +68,21 @@ func TestFileInputFollowsRotation(t *testing.T) {
 			f.Write(append(alertJSON(i), '\n'))
 		}
 	}
-	// The daemon is started and waited for (metrics answer), and stopped
-	// once it has taken what it will (settle), so that a slow machine
-	// cannot make it miss lines or get SIGTERM before it handles it.
+	// Each step waits until the daemon has received the lines it must
+	// (its counter starts at 0 in each run), so that a slow machine cannot
+	// make it miss lines or get SIGTERM before it reads them.
+	const received = "falco_reporter_alerts_received_total"
 	appendLines(events, 0, 10)
 	d.start()
-	time.Sleep(800 * time.Millisecond)
+	d.waitMetric(received, 10)
 	appendLines(events, 10, 20)
 	os.Rename(events, events+".1") // logrotate's rename-and-create
 	appendLines(events, 20, 30)
-	time.Sleep(1200 * time.Millisecond)
+	d.waitMetric(received, 30)
 	d.settle()
 	appendLines(events, 30, 40) // written while the reporter is down
 	d.start()
-	time.Sleep(1200 * time.Millisecond)
+	d.waitMetric(received, 10)
 	d.settle()
 
 	got := reportedFiles(t, filepath.Join(dir, "reports"))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -62,12 +63,14 @@ type onceDaemon struct {
 	cfg     string
 	metrics string
 	cmd     *exec.Cmd
+	stderr  io.Writer // the daemon's log; os.Stderr with -v when nil
 }
 
 func (d *onceDaemon) start() {
 	d.t.Helper()
 	d.cmd = exec.Command(binary, "run", "--config", d.cfg)
-	if testing.Verbose() {
+	d.cmd.Stderr = d.stderr
+	if d.stderr == nil && testing.Verbose() {
 		d.cmd.Stderr = os.Stderr
 	}
 	if err := d.cmd.Start(); err != nil {
@@ -75,7 +78,7 @@ func (d *onceDaemon) start() {
 	}
 	cmd := d.cmd
 	d.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
 		if resp, err := http.Get(d.metrics); err == nil {
 			resp.Body.Close()
 			return
@@ -115,12 +118,23 @@ func (d *onceDaemon) metric(name string) float64 {
 	return sum
 }
 
-// settle waits until the daemon has taken everything (received stable,
-// nothing waiting in the spool), then stops it with SIGTERM.
+// waitMetric polls until the metric name (summed over its labels) is at
+// least want.
+func (d *onceDaemon) waitMetric(name string, want float64) {
+	d.t.Helper()
+	for deadline := time.Now().Add(time.Minute); d.metric(name) < want; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s stayed at %v, want %v", name, d.metric(name), want)
+		}
+	}
+}
+
+// settle waits until the daemon has taken everything (received stable for
+// two seconds, nothing waiting in the spool), then stops it with SIGTERM.
 func (d *onceDaemon) settle() {
 	d.t.Helper()
 	last, stable := -2.0, 0
-	for deadline := time.Now().Add(60 * time.Second); stable < 10; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); stable < 20; time.Sleep(100 * time.Millisecond) {
 		got := d.metric("falco_reporter_alerts_received_total")
 		if got == last && d.metric("falco_reporter_queue_depth") == 0 {
 			stable++
@@ -132,6 +146,12 @@ func (d *onceDaemon) settle() {
 			d.t.Fatal("the daemon did not settle")
 		}
 	}
+	d.stop()
+}
+
+// stop stops the daemon with SIGTERM and waits for its exit.
+func (d *onceDaemon) stop() {
+	d.t.Helper()
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	if err := d.cmd.Wait(); err != nil {
 		d.t.Fatalf("SIGTERM: %v", err)

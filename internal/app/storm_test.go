@@ -129,7 +129,10 @@ func TestFloodKeepsEarlierEvidence(t *testing.T) {
 // quiet for a whole window; the next alert opens an incident again.
 func TestStormEndsAfterAQuietWindow(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Incidents.Storm = config.Storm{Incidents: 3, Window: 200 * time.Millisecond}
+	// The window is long enough for ten alerts to arrive within it on a
+	// loaded machine; the sleep makes the quiet window certain.
+	const window = 2 * time.Second
+	cfg.Incidents.Storm = config.Storm{Incidents: 3, Window: window}
 	cfg.Incidents.Window = 100 * time.Millisecond
 	src := &chanSource{ch: make(chan event.Alert)}
 	col := newCollector()
@@ -137,7 +140,7 @@ func TestStormEndsAfterAQuietWindow(t *testing.T) {
 	for i := range 10 {
 		src.ch <- alert("Read sensitive file untrusted", i)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(window + 100*time.Millisecond)
 	src.ch <- alert("Read sensitive file untrusted", 10) // after the quiet window
 	if err := stop(); err != nil {
 		t.Fatal(err)
