@@ -70,10 +70,15 @@ type incident struct {
 // reportID derives a report's id from the spool position of the alert that
 // opened it, and a checksum of that alert, so that replaying the spool
 // after a crash gives the same id and file name, and a position reused
-// after a lost spool tail gives another: 12 hex digits of position, 4 of
-// checksum.
+// after a lost spool tail gives another. The 48 bits of position and 16
+// of checksum go through a bijective mix (splitmix64's finalizer), so two
+// reports never share an id and the first few digits tell reports apart
+// (`show` takes an id's start, as git takes a hash's).
 func reportID(seq, sum uint64) string {
-	return fmt.Sprintf("%012x%04x", seq&(1<<48-1), sum&0xffff)
+	x := seq<<16 | sum&0xffff
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return fmt.Sprintf("%016x", x^x>>31)
 }
 
 // reportName is the file name of a report: its time, the priority (which
