@@ -226,6 +226,7 @@ func TestExactlyOnceAcrossKill9(t *testing.T) {
 	const kills = 20
 	for _, input := range []string{"http", "grpc", "file"} {
 		t.Run(input, func(t *testing.T) {
+			t.Parallel() // each waits on its daemon most of the time
 			dir := t.TempDir()
 			maddr := freePort(t)
 			d := &onceDaemon{t: t, cfg: filepath.Join(dir, "c.yaml"), metrics: "http://" + maddr + "/metrics"}
@@ -317,7 +318,7 @@ func TestExactlyOnceAcrossKill9(t *testing.T) {
 							select {
 							case <-stop:
 								return
-							case <-time.After(2 * time.Millisecond):
+							case <-time.After(10 * time.Millisecond): // 2,000 (gRPC) or 1,000 (file) a second
 							}
 							for range 20 {
 								falco.Enqueue(falcotest.AlertToResponse(onceAlert(int(next.Add(1) - 1))))
@@ -330,7 +331,7 @@ func TestExactlyOnceAcrossKill9(t *testing.T) {
 							select {
 							case <-stop:
 								return
-							case <-time.After(2 * time.Millisecond):
+							case <-time.After(10 * time.Millisecond): // 2,000 (gRPC) or 1,000 (file) a second
 							}
 							appendLines(10)
 						}
