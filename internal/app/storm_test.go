@@ -313,8 +313,8 @@ func TestBadDayDirectory(t *testing.T) {
 		return a
 	}}
 	col := newCollector()
-	var logs bytes.Buffer
-	m := runAll(t, cfg, Options{Sources: []stream.Source{src}, Written: col.written, Logger: zerolog.New(&logs)})
+	var logs bytes.Buffer // written by Run and by its writer goroutine
+	m := runAll(t, cfg, Options{Sources: []stream.Source{src}, Written: col.written, Logger: zerolog.New(zerolog.SyncWriter(&logs))})
 	if n, _ := col.occurrences(); n != 4 {
 		t.Fatalf("%d reports, want 4", n)
 	}
