@@ -2,6 +2,8 @@
 #
 #   make build                     -> dist/falco-reporter
 #   make test                      -> go test -race ./...
+#   make bench                     -> the benchmark table of README "Performance"
+#                                     (BENCH_FLAGS="--dir /mnt/x --only grpc,http" to vary it)
 #   make install DESTDIR=/tmp/root PREFIX=/usr
 #   make deb                       -> dist/falco-reporter_<version>_<arch>.deb
 #   make deb-test                  -> builds the .deb, installs and purges it (root)
@@ -51,7 +53,7 @@ STAGE := dist/stage
 GOFLAGS_BUILD ?= -trimpath
 LDFLAGS ?= -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test vet install deb deb-test sandbox-test nfpm clean version
+.PHONY: all build test vet bench install deb deb-test sandbox-test nfpm clean version
 
 all: build
 
@@ -66,6 +68,13 @@ test:
 
 vet:
 	$(GO) vet ./...
+
+# bench runs the daemon built here against its references, side by side on
+# this machine, and prints the table with ratios (see README "Performance").
+# It takes a few minutes and needs a few GiB free under $$TMPDIR.
+BENCH_FLAGS ?=
+bench: build
+	dist/falco-reporter bench $(BENCH_FLAGS)
 
 # install copies everything into $(DESTDIR). The config is installed only
 # when absent, so a reinstall never overwrites local settings. Ownership

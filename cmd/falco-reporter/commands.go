@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -79,6 +80,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err != nil {
 		log.Warn().Err(err).Msg("systemd notification disabled")
 	}
+	softMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -99,6 +101,18 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	log.Info().Msg("falco-reporter stopped")
 	return 0
+}
+
+// memoryLimit is the daemon's soft memory limit. The pipeline bounds what
+// it holds (alerts, incidents, rendered reports) well below it; the limit
+// keeps the garbage between two collections from doubling the footprint.
+const memoryLimit = 80 << 20
+
+// softMemoryLimit sets memoryLimit, unless GOMEMLIMIT says otherwise.
+func softMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
@@ -216,6 +230,7 @@ func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	src := &ingestSource{r: in, log: log}
 	written := 0
+	softMemoryLimit()
 	err = app.Run(ctx, cfg, app.Options{Logger: log, Sources: []stream.Source{src}, Written: func(_ *report.Report, _ string) { written++ }})
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", explain(cfg, err))

@@ -10,6 +10,7 @@
 //	falco-reporter ingest --config FILE [FILE|-]
 //	falco-reporter check-config --config FILE [--as-service [--user NAME]]
 //	falco-reporter rules [--falco-rules FILE...]
+//	falco-reporter bench [--binary FILE] [--dir DIR]
 //	falco-reporter version
 package main
 
@@ -39,6 +40,7 @@ commands:
   check-config  validate a configuration file (--config FILE); with --as-service, also check as
                 the service's user that every path it names can be used (run as root)
   rules         print the handler table; with --falco-rules FILE..., list rules without a playbook
+  bench         measure the daemon against its references and print the table (see README)
   version       print the version
 `
 
@@ -70,6 +72,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheckConfig(rest, stdout, stderr)
 	case "rules":
 		return cmdRules(rest, stdout, stderr)
+	case "bench":
+		return cmdBench(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "falco-reporter", version)
 		return 0

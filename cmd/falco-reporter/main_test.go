@@ -198,23 +198,49 @@ func TestRunSIGTERM(t *testing.T) {
 	}
 }
 
-// TestRunWithoutFalco: Falco absent at start is not a reason to exit.
+// TestRunWithoutFalco: Falco absent at start is not a reason to exit. The
+// daemon is seen failing to reach Falco (its reconnect counter) and still
+// serving afterwards, then SIGINT stops it cleanly.
 func TestRunWithoutFalco(t *testing.T) {
 	dir := t.TempDir()
+	maddr := freePort(t)
 	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  grpc:\n    address: unix://%s/absent.sock\nstate_dir: %s/state\nreports:\n  dir: %s/reports\nlog:\n  output: console\n", dir, dir, dir)), 0o600)
-	cmd := exec.Command(binary, "run", "--config", cfg)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  grpc:\n    address: unix://%s/absent.sock\nstate_dir: %s/state\nreports:\n  dir: %s/reports\nlog:\n  output: console\nmetrics:\n  listen: %s\n", dir, dir, dir, maddr)), 0o600)
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	d := &onceDaemon{t: t, cfg: cfg, metrics: "http://" + maddr + "/metrics", stderr: &stderr}
+	d.start()
+	exited := make(chan error, 1)
+	go func() { exited <- d.cmd.Wait() }()
+	for deadline := time.Now().Add(time.Minute); d.metric("falco_reporter_reconnects_total") < 1; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			t.Fatalf("exited while Falco is absent: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.cmd.Process.Kill()
+			<-exited // stderr is complete
+			t.Fatalf("no attempt to reach Falco within a minute\n%s", stderr.String())
+		}
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if cmd.ProcessState != nil {
-		t.Fatalf("exited: %s", stderr.String())
+	time.Sleep(500 * time.Millisecond) // give a wrong exit the chance to happen
+	if d.metric("falco_reporter_reconnects_total") < 1 {
+		t.Errorf("metrics no longer served after Falco was found absent")
 	}
-	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
+	select {
+	case err := <-exited:
+		t.Fatalf("exited after Falco was found absent: %v\n%s", err, stderr.String())
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		d.cmd.Process.Kill()
+		<-exited
+		t.Fatalf("still running a minute after SIGINT\n%s", stderr.String())
 	}
 }

@@ -4,8 +4,8 @@
 package app
 
 import (
-	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,6 +46,9 @@ type Options struct {
 	MetricsAddr *string
 	// metricsOut, if set, receives the metrics (tests).
 	metricsOut chan<- *Metrics
+	// noCheckpoint makes the run end as a crash would, for tests: no
+	// checkpoint is written, so the spool is never trimmed.
+	noCheckpoint bool
 	// Written, if set, is told of every report written (the demo uses it).
 	Written func(r *report.Report, path string)
 }
@@ -67,27 +70,37 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer unlock()
-	st, err := store.Open(store.Options{Dir: cfg.Reports.Dir, Retention: store.Retention{
-		MaxAge: cfg.Reports.Retention.MaxAge, MaxFiles: cfg.Reports.Retention.MaxFiles, MaxBytes: int64(cfg.Reports.Retention.MaxBytes),
+	metrics := NewMetrics()
+	badDay := func(day, dir string, err error) {
+		log.Error().Err(err).Str("day", day).Str("fallback_dir", dir).
+			Msg("the day directory is not a directory of ours (a symlink or a file?); that day's reports go to the fallback directory")
+	}
+	st, err := store.Open(store.Options{Dir: cfg.Reports.Dir, OnBadDay: badDay, Retention: store.Retention{
+		MaxAge: cfg.Reports.Retention.MaxAge, MaxReports: cfg.Reports.Retention.MaxFiles, MaxBytes: int64(cfg.Reports.Retention.MaxBytes),
 	}})
 	if err != nil {
 		return fmt.Errorf("reports directory: %w", err)
 	}
 	defer st.Close()
 
-	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), Logger: log})
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), MaxBytes: int64(cfg.Spool.MaxBytes), Logger: log})
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
 	defer sp.Close()
+	ckpt, err := newCheckpointer(cfg.StateDir, st.Dir())
+	if err != nil {
+		return err
+	}
+	ckpt.off = opts.noCheckpoint
 
-	metrics := NewMetrics()
 	if opts.metricsOut != nil {
 		opts.metricsOut <- metrics
 	}
 	var tablePtr atomic.Pointer[rules.Table]
 	tablePtr.Store(table)
-	q := newQueue(cfg.Queue.Size, sp, metrics, log)
+	run := time.Now().UnixNano()
+	q := newQueue(cfg.Queue.Size, sp, run, metrics, log)
 	healthy := &atomic.Bool{}
 	healthy.Store(true)
 
@@ -133,10 +146,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	w := &writer{
 		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, log: log,
 		metrics: metrics, window: cfg.Incidents.Window, update: cfg.Incidents.UpdateInterval,
-		now: time.Now, healthy: healthy, open: map[string]*incident{}, byAge: list.New(), written: written, spool: sp,
+		stormIncidents: cfg.Incidents.Storm.Incidents, stormWindow: cfg.Incidents.Storm.Window,
+		now: time.Now, healthy: healthy, written: written, spool: sp, ckpt: ckpt, queue: q,
+		fromDisk: true, runID: run, onLoop: watchdog(opts.Notifier, log),
 	}
-	pinger := watchdog(opts.Notifier, log)
-	w.onLoop = pinger
+	w.newState()
+	if err := w.load(cfg.StateDir); err != nil {
+		return err
+	}
+	w.reader = sp.NewReader(w.next)
 
 	if cfg.Metrics.Listen != "" {
 		srv, err := serveMetrics(cfg.Metrics.Listen, metrics, healthy, health)
@@ -154,25 +172,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		close(opts.Ready)
 	}
 	writerDone := make(chan struct{})
+	var stopBy atomic.Int64
 	go func() {
 		defer close(writerDone)
-		w.run(q)
+		w.run(&stopBy)
 	}()
 
-	// Alerts received before a crash come first, then the inputs start.
-	replayed, err := replay(ctx, sp, q)
-	if err != nil {
-		log.Error().Err(err).Msg("spool replay incomplete")
-	}
-	if replayed > 0 {
-		log.Info().Int("alerts", replayed).Msg("replayed alerts received before the last stop")
-	}
+	// The inputs start at once: what the spool holds from before the last
+	// stop is applied first, and new alerts wait behind it in the spool.
 	inputs, stopInputs := context.WithCancel(context.Background())
 	defer stopInputs()
 	g, gctx := errgroup.WithContext(inputs)
 	for _, s := range sources {
 		g.Go(func() error {
-			if err := s.Run(gctx, q); err != nil {
+			if err := s.Run(gctx, q.input(s.Name())); err != nil {
 				return fmt.Errorf("input %s: %w", s.Name(), err)
 			}
 			return nil
@@ -202,43 +215,54 @@ loop:
 		}
 	}
 
-	// Shutdown, last in first out: stop the inputs, drain the queue into
-	// reports, close every incident, write.
+	// Shutdown, last in first out: stop the inputs, apply what the spool
+	// holds, write every report with unwritten alerts, checkpoint.
 	_ = opts.Notifier.Stopping()
 	log.Info().Msg("stopping: writing what was received")
 	stopInputs()
 	deadline := time.After(ShutdownTimeout)
+	drainBy := time.Now().Add(ShutdownTimeout - time.Second)
 	if ctx.Err() == nil && runErr == nil {
 		// Every input ended by itself (ingest): take the time to write all.
 		deadline = nil
+		drainBy = time.Time{}
 	}
 	select {
 	case <-waitGroup(g):
 	case <-deadline:
 		log.Warn().Msg("inputs did not stop in time")
 	}
+	if !drainBy.IsZero() {
+		stopBy.Store(drainBy.UnixNano())
+	}
 	q.close()
 	select {
 	case <-writerDone:
 	case <-deadline:
-		log.Error().Int("alerts", len(q.ch)).Msg("shutdown deadline passed before every alert was written; they stay in the spool for the next start")
+		log.Error().Msg("shutdown deadline passed while writing reports; what was not written is in the spool for the next start")
 	}
 	return runErr
 }
 
-// replay queues every alert the spool holds from before the last stop.
-func replay(ctx context.Context, sp *spool.Spool, q *queue) (int, error) {
-	n := 0
-	err := sp.Replay(func(seq uint64, payload []byte) error {
-		a, err := spool.DecodeAlert(payload)
-		if err != nil {
-			q.metrics.Drop("spool_undecodable")
-			return nil
+// load restores the writer's state from the checkpoint in stateDir, if
+// there is one, and sets where in the spool to go on.
+func (w *writer) load(stateDir string) error {
+	wm := w.spool.Stats().Watermark
+	ck, err := loadCheckpoint(stateDir)
+	switch {
+	case err == nil:
+		if err := w.restore(ck); err != nil {
+			w.log.Error().Err(err).Msg("checkpoint unusable; starting without it: alerts replayed from the spool may be counted again in new reports")
+			w.newState()
+			w.next = 0
 		}
-		n++
-		return q.replay(ctx, seq, a)
-	})
-	return n, err
+	case errors.Is(err, errNoCheckpoint):
+	default:
+		w.log.Error().Err(err).Msg("checkpoint unusable; starting without it: alerts replayed from the spool may be counted again in new reports")
+	}
+	w.next = max(w.next, wm+1)
+	w.ckpt.applied = w.next - 1
+	return nil
 }
 
 func waitGroup(g *errgroup.Group) <-chan struct{} {

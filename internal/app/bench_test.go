@@ -2,14 +2,20 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/falcosecurity/client-go/pkg/api/outputs"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rs/zerolog"
 
 	"github.com/falco-reporter/falco-reporter/internal/config"
 	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/falcotest"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/stream"
 )
@@ -25,6 +31,7 @@ func BenchmarkPipeline(b *testing.B) {
 	c.StateDir, c.Reports.Dir = dir+"/state", dir+"/reports"
 	c.Journal.Reports = false
 	c.Reports.Retention = config.Retention{}
+	c.Incidents.Storm.Incidents = 0 // distinct incidents of one rule: measure the writer
 	src := &directSource{n: b.N, alerts: func(i int) event.Alert { return alert("Read sensitive file untrusted", i) }}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -41,4 +48,54 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatalf("%d reports for %d alerts", written, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "reports/s")
+}
+
+// BenchmarkStormGRPC measures alerts per second of one rule, folding into
+// one report, received from a Falco-like gRPC server on a unix socket.
+//
+//	go test -run '^$' -bench StormGRPC -benchtime 100000x ./internal/app
+func BenchmarkStormGRPC(b *testing.B) {
+	falco := falcotest.New()
+	addr, err := falco.ListenUnix(filepath.Join(b.TempDir(), "falco.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer falco.Stop()
+	c := config.Defaults()
+	dir := b.TempDir()
+	c.StateDir, c.Reports.Dir = dir+"/state", dir+"/reports"
+	c.Journal.Reports = false
+	c.Incidents.UpdateInterval = 250 * time.Millisecond
+	g := config.DefaultGRPC()
+	g.Address, g.PollInterval = addr, 10*time.Millisecond
+	c.Falco.GRPC = g
+	msgs := make([]*outputs.Response, b.N)
+	for i := range msgs {
+		a := alert("Read sensitive file untrusted", i)
+		a.Fields["fd.name"] = event.Str("/etc/shadow")
+		a.Fields["proc.cmdline"] = event.Str(fmt.Sprintf("cat /etc/shadow #%d", i%50))
+		msgs[i] = falcotest.AlertToResponse(a)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	metrics := make(chan *Metrics, 1)
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, &c, Options{Logger: zerolog.New(io.Discard), metricsOut: metrics}) }()
+	m := <-metrics
+	for falco.Subscribers() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	falco.Enqueue(msgs...)
+	for testutil.ToFloat64(m.Reported) < float64(b.N) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "alerts/s")
 }

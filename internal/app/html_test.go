@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -23,7 +22,7 @@ func TestHTMLFormat(t *testing.T) {
 	cfg.Reports.Retention.MaxAge = 0 // the test alerts are from 2026-04-02
 	col := newCollector()
 	src := &directSource{n: 5, alerts: func(i int) event.Alert { return alert("Read sensitive file untrusted", i) }}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if err := Run(ctx, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written}); err != nil {
 		t.Fatal(err)

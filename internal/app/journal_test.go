@@ -36,7 +36,7 @@ func TestJournalEntryPerReport(t *testing.T) {
 	id := firstID(col)
 	var entry map[string]any
 	waitFor(t, "the journal entry", func() bool {
-		out, _ := exec.Command("journalctl", "-o", "json", "--all", "--no-pager", "-q", "REPORT_ID="+id).Output()
+		out, _ := exec.Command("journalctl", "-o", "json", "--all", "--no-pager", "-q", "REPORT_ID="+id, "REPORT_PATH="+col.paths[id]).Output()
 		lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
 		if len(lines) == 0 || len(lines[0]) == 0 {
 			time.Sleep(50 * time.Millisecond)

@@ -20,6 +20,9 @@ type Metrics struct {
 	SpoolErrors   prometheus.Counter
 	SpoolBytes    prometheus.Gauge
 	QueueDepth    prometheus.Gauge
+	Storms        prometheus.Counter
+	Reported      prometheus.Counter
+	Latency       prometheus.Histogram
 }
 
 // knownSources bounds the source label; other sources count as "other".
@@ -39,15 +42,19 @@ func NewMetrics() *Metrics {
 		Folded:        prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_alerts_folded_total", Help: "Alerts folded into an already open incident."}),
 		Dropped:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falco_reporter_alerts_dropped_total", Help: "Alerts or input lines not reported, by reason."}, []string{"reason"}),
 		WriteErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_write_errors_total", Help: "Failed attempts to write a batch of reports."}),
-		QueueFull:     prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_queue_full_total", Help: "Times an input found the queue full (backpressure)."}),
+		QueueFull:     prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_queue_full_total", Help: "Times an input found the spool full (backpressure: gRPC waits, HTTP answers 503)."}),
 		IncidentsOpen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_incidents_open", Help: "Incidents still folding repeated alerts."}),
 		StreamState:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falco_reporter_stream_state", Help: "Input state: 0 connecting, 1 connected, 2 disconnected."}, []string{"input"}),
 		Reconnects:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falco_reporter_reconnects_total", Help: "Times an input lost Falco and tried again."}, []string{"input"}),
 		SpoolErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_spool_errors_total", Help: "Failed appends to the spool (e.g. disk full)."}),
 		SpoolBytes:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_spool_bytes", Help: "Bytes of received alerts held in the spool until their reports are durable."}),
-		QueueDepth:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_queue_depth", Help: "Alerts waiting between the inputs and the writer."}),
+		QueueDepth:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_queue_depth", Help: "Alerts in the spool not yet taken by the writer."}),
+		Storms:        prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_storms_total", Help: "Alert storms: a rule opened more incidents on one host than incidents.storm allows."}),
+		Reported:      prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_alerts_reported_total", Help: "Alerts counted in durably written reports (an alert folded into an update counts when the update is durable)."}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falco_reporter_report_latency_seconds", Help: "From the receipt of an alert that opens a report to that report being durable on disk.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}}),
 	}
-	for _, c := range []prometheus.Collector{m.Received, m.Written, m.Folded, m.Dropped, m.WriteErrors, m.QueueFull, m.IncidentsOpen, m.StreamState, m.Reconnects, m.SpoolErrors, m.SpoolBytes, m.QueueDepth} {
+	for _, c := range []prometheus.Collector{m.Received, m.Written, m.Folded, m.Dropped, m.WriteErrors, m.QueueFull, m.IncidentsOpen, m.StreamState, m.Reconnects, m.SpoolErrors, m.SpoolBytes, m.QueueDepth, m.Storms, m.Reported, m.Latency} {
 		f(c)
 	}
 	return m

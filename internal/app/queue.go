@@ -5,122 +5,111 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/spool"
+	"github.com/falco-reporter/falco-reporter/internal/stream"
 )
 
-// item is one alert in the queue, with its sequence number in the spool.
+// maxQueueBytes bounds the spool bytes of the alerts held in memory by the
+// queue; beyond it (or beyond queue.size alerts) they wait in the spool only.
+const maxQueueBytes = 8 << 20
+
+// item is one alert in the queue: a copy of a spool record the writer can
+// take without reading it back.
 type item struct {
-	seq uint64
-	a   event.Alert
+	record
+	size int64
 }
 
-// queue is the bounded hand-over between the inputs and the writer. It
-// implements stream.Sink. Every alert it accepts is first appended to the
-// spool, so that it survives a crash; the mutex keeps spool order and
-// queue order the same, which the writer's trim watermark relies on.
+// queue is the hand-over between the inputs and the writer. Every alert it
+// accepts is appended to the spool, which is the buffer: an alert is
+// refused (HTTP 503) or waited for (gRPC) only when the spool is full. A
+// copy also goes into a bounded in-memory channel while the writer keeps
+// up; when the channel is full, alerts go to the spool only, and the writer
+// reads them back from it until it has caught up. The mutex keeps spool
+// order and channel order the same.
 type queue struct {
-	mu      sync.Mutex
-	ch      chan item
-	spool   *spool.Spool // nil: no crash safety
-	metrics *Metrics
-	closed  bool
-	log     zerolog.Logger
-	lastLog time.Time // of the last "pipeline full" line, at most one a minute
-}
-
-// close ends the queue; later offers fail. The writer drains what is left.
-func (q *queue) close() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.closed {
-		q.closed = true
-		close(q.ch)
-	}
+	mu        sync.Mutex
+	ch        chan item
+	chBytes   atomic.Int64
+	spool     *spool.Spool
+	diskOnly  bool      // alerts go to the spool only, from gap on
+	gap       spool.Pos // the first record not put into ch
+	last      atomic.Uint64
+	lastRecv  int64 // receive times are kept increasing
+	run       int64
+	buf       []byte
+	wake      chan struct{} // told of every append
+	done      chan struct{} // closed by close
+	closed    bool
+	metrics   *Metrics
+	log       zerolog.Logger
+	lastLog   time.Time // of the last "spool full" line, at most one a minute
+	lastLogMu sync.Mutex
 }
 
 // errClosed means the daemon is stopping.
 var errClosed = errors.New("stopping")
 
-func newQueue(size int, sp *spool.Spool, m *Metrics, log zerolog.Logger) *queue {
-	return &queue{ch: make(chan item, size), spool: sp, metrics: m, log: log}
+// errFull means the spool has no room.
+var errFull = errors.New("spool full")
+
+func newQueue(size int, sp *spool.Spool, run int64, m *Metrics, log zerolog.Logger) *queue {
+	st := sp.Stats()
+	q := &queue{ch: make(chan item, size), spool: sp, run: run, metrics: m, log: log,
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		// Until the writer has read what the spool holds, new alerts wait
+		// behind it.
+		diskOnly: true}
+	q.last.Store(st.LastSeq)
+	return q
 }
 
-// full counts one refusal for lack of room and logs it at most once a
-// minute.
-func (q *queue) full(how string) {
-	q.metrics.QueueFull.Inc()
-	q.warn(nil, "pipeline full ("+how+"): inputs are held back until reports are written")
-}
-
-// warn logs at most one line a minute about the queue.
-func (q *queue) warn(err error, msg string) {
+// close ends the queue; later offers fail. The writer takes what is left.
+func (q *queue) close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if time.Since(q.lastLog) >= time.Minute {
-		q.lastLog = time.Now()
-		q.log.Warn().Err(err).Int("queue_size", cap(q.ch)).Msg(msg)
+	if !q.closed {
+		q.closed = true
+		close(q.done)
 	}
 }
 
-// maxKeptValue caps each value of an alert too large for the spool.
-const maxKeptValue = 256 << 10
+// input returns the sink for one input: its alerts are recorded with its
+// name.
+func (q *queue) input(name string) stream.Sink { return inputSink{q: q, name: name} }
 
-// errFull means there is no room: in the queue or in the spool.
-var errFull = errors.New("pipeline full")
-
-// offer appends a to the spool and queues it, if there is room.
-func (q *queue) offer(a event.Alert) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return errClosed
-	}
-	if len(q.ch) == cap(q.ch) {
-		return errFull
-	}
-	var seq uint64
-	if q.spool != nil {
-		var err error
-		payload := spool.EncodeAlert(a)
-		// Megabytes of command line: keep what any report can show.
-		for keep := maxKeptValue; len(payload) > spool.MaxPayload/2 && keep >= 1<<10; keep /= 4 {
-			a = a.Capped(keep)
-			payload = spool.EncodeAlert(a)
-		}
-		if seq, err = q.spool.Append(payload); err != nil {
-			if errors.Is(err, spool.ErrFull) {
-				return errFull
-			}
-			return fmt.Errorf("spool: %w", err)
-		}
-	}
-	q.ch <- item{seq: seq, a: a} // never blocks: only the writer takes, and there was room
-	q.metrics.received(a.Source)
-	return nil
+// inputSink implements stream.Sink for one input.
+type inputSink struct {
+	q    *queue
+	name string
 }
 
-// Put waits for room; the wait is the backpressure felt by the inputs: the
-// gRPC input stops asking Falco for more while it waits.
-func (q *queue) Put(ctx context.Context, a event.Alert) error {
+// Put appends a to the spool, waiting while the spool is full: that wait
+// is the backpressure felt by the gRPC input, which then stops asking
+// Falco for more.
+func (s inputSink) Put(ctx context.Context, a event.Alert) error {
+	q := s.q
 	wait := time.Millisecond
 	for {
-		err := q.offer(a)
+		err := q.offer(s.name, a)
 		if err == nil {
 			return nil
 		}
 		if errors.Is(err, errClosed) {
 			return err
 		}
-		if !errors.Is(err, errFull) {
+		if errors.Is(err, errFull) {
+			q.full("waiting")
+		} else {
 			q.metrics.SpoolErrors.Inc()
 			q.warn(err, "cannot append to the spool; the input waits and retries")
-		} else {
-			q.full("waiting")
 		}
 		select {
 		case <-time.After(wait):
@@ -131,9 +120,10 @@ func (q *queue) Put(ctx context.Context, a event.Alert) error {
 	}
 }
 
-// Offer queues a if there is room now, for the HTTP input's 503.
-func (q *queue) Offer(a event.Alert) bool {
-	err := q.offer(a)
+// Offer appends a to the spool if it has room, for the HTTP input's 503.
+func (s inputSink) Offer(a event.Alert) bool {
+	q := s.q
+	err := q.offer(s.name, a)
 	switch {
 	case errors.Is(err, errFull):
 		q.full("refused")
@@ -144,13 +134,87 @@ func (q *queue) Offer(a event.Alert) bool {
 	return err == nil
 }
 
-// replay queues an alert read back from the spool at start.
-func (q *queue) replay(ctx context.Context, seq uint64, a event.Alert) error {
-	select {
-	case q.ch <- item{seq: seq, a: a}:
-		q.metrics.received(a.Source)
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// full counts one refusal for lack of room and logs it at most once a
+// minute.
+func (q *queue) full(how string) {
+	q.metrics.QueueFull.Inc()
+	q.warn(nil, "spool full ("+how+"): inputs are held back until reports are written")
+}
+
+// warn logs at most one line a minute about the queue.
+func (q *queue) warn(err error, msg string) {
+	q.lastLogMu.Lock()
+	defer q.lastLogMu.Unlock()
+	if time.Since(q.lastLog) >= time.Minute {
+		q.lastLog = time.Now()
+		q.log.Warn().Err(err).Int64("spool_bytes", q.spool.Bytes()).Msg(msg)
 	}
+}
+
+// maxSpoolValue caps each value of an alert too large for the spool.
+const maxSpoolValue = 256 << 10
+
+// offer appends a to the spool, and queues a copy if there is room.
+func (q *queue) offer(input string, a event.Alert) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return errClosed
+	}
+	recv := max(time.Now().UnixNano(), q.lastRecv)
+	e := spool.Entry{Alert: a, Received: time.Unix(0, recv), Input: input, Run: q.run}
+	var at int
+	q.buf, at = spool.AppendEntry(q.buf[:0], &e)
+	// Megabytes of command line: keep what any report can show.
+	for keep := maxSpoolValue; len(q.buf) > spool.MaxPayload/2 && keep >= 1<<10; keep /= 4 {
+		e.Alert = e.Alert.Capped(keep)
+		q.buf, at = spool.AppendEntry(q.buf[:0], &e)
+	}
+	pos, err := q.spool.AppendPos(q.buf)
+	if cap(q.buf) > 1<<20 {
+		defer func() { q.buf = nil }()
+	}
+	if errors.Is(err, spool.ErrFull) {
+		return errFull
+	}
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	q.lastRecv = recv
+	q.last.Store(pos.Seq)
+	size := int64(len(q.buf))
+	if !q.diskOnly {
+		if len(q.ch) < cap(q.ch) && q.chBytes.Load()+size <= maxQueueBytes {
+			q.chBytes.Add(size)
+			q.ch <- item{record: record{seq: pos.Seq, sum: xxhash.Sum64(q.buf[at:]), recv: recv, input: input, run: q.run, a: e.Alert}, size: size}
+		} else {
+			q.diskOnly, q.gap = true, pos
+		}
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	q.metrics.received(a.Source)
+	return nil
+}
+
+// toMemory switches the queue back to the channel once the writer has read
+// every record up to next-1 from the spool. It reports whether it did.
+func (q *queue) toMemory(next uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.last.Load() >= next {
+		return false
+	}
+	q.diskOnly = false
+	return true
+}
+
+// fromDisk reports whether alerts go to the spool only, and where the
+// first of them is.
+func (q *queue) fromDisk() (bool, spool.Pos) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.diskOnly, q.gap
 }

@@ -27,6 +27,7 @@ type Config struct {
 	Reports   Reports   `yaml:"reports"`
 	Incidents Incidents `yaml:"incidents"`
 	Queue     Queue     `yaml:"queue"`
+	Spool     Spool     `yaml:"spool"`
 	Journal   Journal   `yaml:"journal"`
 	Log       Log       `yaml:"log"`
 	Metrics   Metrics   `yaml:"metrics"`
@@ -78,7 +79,8 @@ type Reports struct {
 	Retention    Retention `yaml:"retention"`
 }
 
-// Retention bounds the reports directory; 0 means no bound.
+// Retention bounds the reports directory; 0 means no bound. MaxFiles
+// counts reports (a report's .md and .json count once).
 type Retention struct {
 	MaxAge   time.Duration `yaml:"max_age"`
 	MaxFiles int           `yaml:"max_files"`
@@ -89,11 +91,26 @@ type Retention struct {
 type Incidents struct {
 	Window         time.Duration `yaml:"window"`
 	UpdateInterval time.Duration `yaml:"update_interval"`
+	Storm          Storm         `yaml:"storm"`
 }
 
-// Queue bounds the alerts held between the inputs and the writer.
+// Storm folds a rule that opens too many incidents on one host into one
+// storm report. Incidents 0 turns it off.
+type Storm struct {
+	Incidents int           `yaml:"incidents"` // incidents one rule may open on one host within Window
+	Window    time.Duration `yaml:"window"`
+}
+
+// Queue bounds the alerts held in memory between the inputs and the
+// writer; beyond it, alerts wait in the spool only.
 type Queue struct {
 	Size int `yaml:"size"`
+}
+
+// Spool is the write-ahead spool of received alerts: the buffer between
+// the inputs and the writer.
+type Spool struct {
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // Journal controls the journal entry written for each report.
@@ -121,10 +138,12 @@ func Defaults() Config {
 			Formats:   []string{"markdown", "json"},
 			Retention: Retention{MaxAge: 720 * time.Hour, MaxFiles: 20000, MaxBytes: 1 << 30},
 		},
-		Incidents: Incidents{Window: 60 * time.Second, UpdateInterval: 5 * time.Second},
-		Queue:     Queue{Size: 10000},
-		Journal:   Journal{Reports: true},
-		Log:       Log{Level: "info", Output: "auto"},
+		Incidents: Incidents{Window: 60 * time.Second, UpdateInterval: 5 * time.Second,
+			Storm: Storm{Incidents: 50, Window: 60 * time.Second}},
+		Queue:   Queue{Size: 4096},
+		Spool:   Spool{MaxBytes: 1 << 30},
+		Journal: Journal{Reports: true},
+		Log:     Log{Level: "info", Output: "auto"},
 	}
 }
 
@@ -255,8 +274,14 @@ func (c *Config) Validate() error {
 	if c.Incidents.Window <= 0 || c.Incidents.UpdateInterval <= 0 {
 		bad("incidents.window and incidents.update_interval must be positive")
 	}
+	if st := c.Incidents.Storm; st.Incidents < 0 || st.Incidents > 0 && st.Window <= 0 {
+		bad("incidents.storm.incidents must not be negative, and incidents.storm.window must be positive")
+	}
 	if c.Queue.Size <= 0 {
 		bad("queue.size must be positive")
+	}
+	if c.Spool.MaxBytes < 1<<20 {
+		bad("spool.max_bytes must be at least 1MiB")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -16,6 +16,9 @@ func TestShippedConfigLoads(t *testing.T) {
 	if c.Reports.Dir != want.Reports.Dir || c.Reports.Retention != want.Reports.Retention {
 		t.Errorf("shipped config differs from defaults: %+v", c.Reports)
 	}
+	if c.Incidents != want.Incidents || c.Queue != want.Queue || c.Spool != want.Spool {
+		t.Errorf("shipped config differs from defaults: %+v %+v %+v", c.Incidents, c.Queue, c.Spool)
+	}
 	if c.Falco.GRPC == nil || c.Falco.GRPC.PollInterval != 100*time.Millisecond {
 		t.Errorf("grpc block = %+v", c.Falco.GRPC)
 	}
@@ -49,6 +52,18 @@ func TestParse(t *testing.T) {
 				t.Errorf("retention = %+v", c.Reports.Retention)
 			}
 		}},
+		{name: "storm and spool", yaml: "incidents:\n  storm:\n    incidents: 10\n    window: 5m\nspool:\n  max_bytes: 64MiB\n", check: func(t *testing.T, c *Config) {
+			if c.Incidents.Storm != (Storm{Incidents: 10, Window: 5 * time.Minute}) || c.Spool.MaxBytes != 64<<20 {
+				t.Errorf("storm = %+v, spool = %+v", c.Incidents.Storm, c.Spool)
+			}
+		}},
+		{name: "storm off", yaml: "incidents:\n  storm: {incidents: 0}\n", check: func(t *testing.T, c *Config) {
+			if c.Incidents.Storm.Incidents != 0 || c.Incidents.Storm.Window != time.Minute {
+				t.Errorf("storm = %+v", c.Incidents.Storm)
+			}
+		}},
+		{name: "negative storm", yaml: "incidents:\n  storm: {incidents: -1}\n", wantErr: "incidents.storm"},
+		{name: "tiny spool", yaml: "spool:\n  max_bytes: 1000\n", wantErr: "spool.max_bytes"},
 		{name: "unknown key names key and line", yaml: "reports:\n  dir: /x\n  formtas: [json]\n", wantErr: `line 3: unknown key "formtas"`},
 		{name: "unknown top-level key", yaml: "falco:\n  grpc: {}\nlogging: {}\n", wantErr: `line 3: unknown key "logging"`},
 		{name: "tcp without tls files", yaml: "falco:\n  grpc:\n    address: 10.0.0.1:5060\n", wantErr: "mutual TLS"},

@@ -1,9 +1,10 @@
 // Package journal writes to systemd-journald over its native protocol: the
 // daemon's own log lines (through a zerolog writer) and one entry per
 // incident report. Every value is escaped with safe.Display, so no raw
-// control character from an alert reaches the journal, but nothing is cut:
-// go-systemd's journal.Send passes entries too large for one datagram as a
-// file descriptor.
+// control character from an alert reaches the journal. A report entry is
+// also bounded (Reporter.Send), so that an attacker's alert cannot flush
+// the journal; go-systemd's journal.Send passes entries too large for one
+// datagram as a file descriptor.
 package journal
 
 import "strings"
@@ -20,6 +21,8 @@ const (
 	FieldReportID    = "REPORT_ID"
 	FieldReportPath  = "REPORT_PATH"
 	FieldOccurrences = "OCCURRENCES"
+	FieldStorm       = "FALCO_STORM" // 1 on the entry of a storm report
+	FieldTruncated   = "TRUNCATED"   // 1 when the entry was cut to its limits
 )
 
 // fieldIdentifier is journald's field for the program name.

@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/coreos/go-systemd/v22/journal"
 
@@ -20,6 +22,19 @@ type Entry struct {
 	Fields map[string]string
 }
 
+// Limits of one report entry. Values are escaped first (a control byte
+// becomes four bytes) and then cut, so that an alert crafted to expand
+// cannot make entries large enough to rotate older logs out of the journal.
+const (
+	MaxFieldValue = 1024 // each field's value, escaped
+	MaxMessage    = 2048 // MESSAGE, escaped
+	MaxEntry      = 8192 // every name and value together
+)
+
+// keep lists the fields never dropped to fit MaxEntry: they are short by
+// construction and say which report the entry is about.
+var keep = []string{FieldReportID, FieldReportPath, FieldPriority, FieldOccurrences, FieldStorm}
+
 // Reporter sends report entries to journald. It is safe for concurrent use.
 type Reporter struct {
 	send sendFunc
@@ -35,18 +50,70 @@ func NewReporter() (*Reporter, error) {
 }
 
 // Send writes e with SYSLOG_IDENTIFIER=falco-reporter. The message and
-// every value are escaped with safe.Display but never cut.
+// every value are escaped with safe.Display and cut to MaxMessage and
+// MaxFieldValue; if the whole entry is still over MaxEntry, the longest
+// fields are dropped, then the message cut further. A cut entry carries
+// TRUNCATED=1.
 func (r *Reporter) Send(e Entry) error {
 	if e.Priority < 0 || e.Priority > 7 {
 		return fmt.Errorf("journal entry priority %d: want 0 to 7", e.Priority)
 	}
-	vars := make(map[string]string, len(e.Fields)+1)
+	msg, cut := capped(e.Message, MaxMessage)
+	vars := make(map[string]string, len(e.Fields)+2)
+	size := len(msg) + len("MESSAGE")
 	for k, v := range e.Fields {
-		vars[FieldName(k)] = safe.Display(v, 0)
+		name := FieldName(k)
+		val, c := capped(v, MaxFieldValue)
+		cut = cut || c
+		if old, ok := vars[name]; ok {
+			size -= len(name) + len(old)
+		}
+		vars[name] = val
+		size += len(name) + len(val)
+	}
+	if size > MaxEntry {
+		cut = true
+		names := make([]string, 0, len(vars))
+		for n := range vars {
+			if !slices.Contains(keep, n) {
+				names = append(names, n)
+			}
+		}
+		// Longest first; ties by name, so that the result is stable.
+		slices.SortFunc(names, func(a, b string) int {
+			if d := len(vars[b]) - len(vars[a]); d != 0 {
+				return d
+			}
+			return cmp.Compare(a, b)
+		})
+		for _, n := range names {
+			if size <= MaxEntry {
+				break
+			}
+			size -= len(n) + len(vars[n])
+			delete(vars, n)
+		}
+		if size > MaxEntry {
+			room := max(MaxEntry-(size-len(msg)), 256)
+			size -= len(msg)
+			msg, _ = capped(e.Message, room)
+			size += len(msg)
+		}
+	}
+	if cut {
+		vars[FieldTruncated] = "1"
 	}
 	vars[fieldIdentifier] = Identifier
-	if err := r.send(safe.Display(e.Message, 0), journal.Priority(e.Priority), vars); err != nil {
+	if err := r.send(msg, journal.Priority(e.Priority), vars); err != nil {
 		return fmt.Errorf("send journal entry: %w", err)
 	}
 	return nil
+}
+
+// capped returns s escaped with safe.Display and cut near max bytes, and
+// whether it was cut. Display stops only after the escape that crosses
+// max (at most 6 bytes), and a cut adds a marker of more than 30.
+func capped(s string, max int) (string, bool) {
+	out := safe.Display(s, max)
+	return out, len(out) > max+8
 }

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,25 +91,36 @@ func TestReporterPriorityPerFalcoPriority(t *testing.T) {
 	}
 }
 
-func TestReporterLargeFieldArrivesWhole(t *testing.T) {
+// TestReporterEntryIsBounded: a megabyte of DEL characters, which escaping
+// would turn into four megabytes, makes an entry of a few kilobytes that
+// says it was cut, and keeps the fields that identify the report.
+func TestReporterEntryIsBounded(t *testing.T) {
 	r := newTestReporter(t)
 	id := newRunID(t)
-	// Numbered lines make a lost or repeated chunk visible; 300 KB is
-	// more than one datagram can carry, so go-systemd passes a file.
-	var b strings.Builder
-	for i := 0; b.Len() < 300<<10; i++ {
-		fmt.Fprintf(&b, "chunk %06d of a very long command line; ", i)
+	del := strings.Repeat("\x7f", 1<<20)
+	fields := map[string]string{
+		FieldRule: del, FieldHostname: del, "PROC_CMDLINE": del, "FD_NAME": strings.Repeat("a", 900),
+		FieldReportID: "0000000000010abc", FieldReportPath: "/r/2026-04-02/x.md", FieldOccurrences: "7", "TEST_RUN_ID": id,
 	}
-	big := b.String()
-	err := r.Send(Entry{Message: "large", Priority: 6, Fields: map[string]string{"PROC_CMDLINE": big, "TEST_RUN_ID": id}})
-	if err != nil {
+	if err := r.Send(Entry{Message: "Critical: " + del, Priority: 2, Fields: fields}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := readEntries(t, 1, "TEST_RUN_ID="+id)
-	if n := len(got[0]["PROC_CMDLINE"]); n != len(big) {
-		t.Fatalf("PROC_CMDLINE arrived with %d bytes, want %d", n, len(big))
+	got := readEntries(t, 1, "TEST_RUN_ID="+id)[0]
+	size := 0
+	for k, v := range got {
+		if !strings.HasPrefix(k, "_") && !strings.HasPrefix(k, "__") {
+			size += len(k) + len(v)
+		}
 	}
-	checkFields(t, got[0], map[string]string{"PROC_CMDLINE": big, "MESSAGE": "large", "SYSLOG_IDENTIFIER": Identifier})
+	if size > MaxEntry+512 {
+		t.Errorf("entry of %d bytes, want about %d at most", size, MaxEntry)
+	}
+	checkFields(t, got, map[string]string{FieldTruncated: "1", FieldReportID: "0000000000010abc", FieldReportPath: "/r/2026-04-02/x.md",
+		FieldOccurrences: "7", "FD_NAME": strings.Repeat("a", 900)})
+	if !strings.HasPrefix(got["MESSAGE"], `Critical: \x7f\x7f`) || !strings.Contains(got["MESSAGE"], "truncated") {
+		t.Errorf("MESSAGE = %.80q...", got["MESSAGE"])
+	}
+	checkNoControl(t, got, "MESSAGE", FieldRule, "PROC_CMDLINE")
 }
 
 func TestReporterEscapesControlCharacters(t *testing.T) {

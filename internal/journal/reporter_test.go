@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-systemd/v22/journal"
@@ -52,6 +53,61 @@ func TestReporterSendValidates(t *testing.T) {
 				t.Fatalf("sent %d entries, priorities %v", len(f.vars), f.pris)
 			}
 			checkFields(t, f.vars[0], tt.want)
+		})
+	}
+}
+
+func TestReporterCaps(t *testing.T) {
+	long := strings.Repeat("\x7f", 100<<10)
+	tests := []struct {
+		name      string
+		entry     Entry
+		truncated bool
+		dropped   []string // fields that must be gone
+		kept      []string
+	}{
+		{name: "small entry untouched", entry: Entry{Message: "m", Fields: map[string]string{"A": "x"}}, kept: []string{"A"}},
+		{name: "long field cut", entry: Entry{Message: "m", Fields: map[string]string{"A": long}}, truncated: true, kept: []string{"A"}},
+		{name: "long message cut", entry: Entry{Message: long}, truncated: true},
+		{name: "longest fields dropped first", truncated: true,
+			entry: Entry{Message: long, Fields: map[string]string{
+				"A": strings.Repeat("a", 1000), "B": strings.Repeat("b", 1000), "C": strings.Repeat("c", 1000), "D": strings.Repeat("d", 1000),
+				"E": strings.Repeat("e", 990), "F": strings.Repeat("f", 900), "G": "g", "H": strings.Repeat("h", 1000), FieldReportID: "id", FieldReportPath: strings.Repeat("p", 1000)}},
+			dropped: []string{"A", "B"}, kept: []string{"G", FieldReportID, FieldReportPath, "F"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeSend{}
+			if err := (&Reporter{send: f.send}).Send(tt.entry); err != nil {
+				t.Fatal(err)
+			}
+			vars, msg := f.vars[0], f.msgs[0]
+			size := len(msg)
+			for k, v := range vars {
+				size += len(k) + len(v)
+				if len(v) > MaxFieldValue+64 {
+					t.Errorf("%s has %d bytes", k, len(v))
+				}
+			}
+			if size > MaxEntry+128 {
+				t.Errorf("entry of %d bytes", size)
+			}
+			if len(msg) > MaxMessage+64 {
+				t.Errorf("message of %d bytes", len(msg))
+			}
+			if got := vars[FieldTruncated] == "1"; got != tt.truncated {
+				t.Errorf("TRUNCATED = %q, want %v", vars[FieldTruncated], tt.truncated)
+			}
+			for _, k := range tt.dropped {
+				if _, ok := vars[k]; ok {
+					t.Errorf("%s kept, want dropped", k)
+				}
+			}
+			for _, k := range tt.kept {
+				if _, ok := vars[k]; !ok {
+					t.Errorf("%s dropped, want kept", k)
+				}
+			}
 		})
 	}
 }

@@ -79,7 +79,13 @@ func Markdown(r *report.Report) []byte {
 			for _, v := range r.Samples[k] {
 				w(" %s", code(v, false))
 			}
+			if n := r.SamplesNotShown[k]; n.Values > 0 {
+				w(" and %s%d more distinct values not shown", map[bool]string{true: "at least "}[n.AtLeast], n.Values)
+			}
 			b.WriteString("\n")
+		}
+		if r.SampleFieldsNotShown > 0 {
+			w("- %d more fields differed; they are not sampled\n", r.SampleFieldsNotShown)
 		}
 		b.WriteString("\n")
 	}

@@ -15,6 +15,7 @@ import (
 const (
 	HandlerDedicated = "dedicated" // a playbook written for this rule
 	HandlerGeneric   = "generic"   // built from the alert's tags and fields alone
+	HandlerStorm     = "storm"     // a storm report: one rule's flood of alerts on one host
 )
 
 // Report is one incident: one alert, or several folded together.
@@ -43,11 +44,74 @@ type Report struct {
 	Remediation    []Step      `json:"remediation"`
 
 	// Samples holds, for a folded incident, a bounded set of values that
-	// differed between occurrences, by field name.
+	// differed from the first alert's, by field name: the first ones seen,
+	// then the most recent ones, so that the last thing done is shown.
 	Samples map[string][]string `json:"samples,omitempty"`
+	// SamplesNotShown counts, by field name, the distinct values that
+	// differed but are not in Samples.
+	SamplesNotShown map[string]NotShown `json:"samples_not_shown,omitempty"`
+	// SampleFieldsNotShown counts the fields that differed but are not
+	// sampled at all (a sample holds a bounded number of fields).
+	SampleFieldsNotShown int `json:"sample_fields_not_shown,omitempty"`
+
+	// Spool is the position, in the daemon's spool, of the alert that
+	// opened the report (its id is derived from it) and of the last alert
+	// it counts. A replay after a crash uses them to count each alert once.
+	Spool *SpoolRange `json:"spool,omitempty"`
+
+	// Storm is set on a storm report: one rule opened more incidents on one
+	// host than the storm threshold allows, and its further alerts are
+	// counted here.
+	Storm *StormInfo `json:"storm,omitempty"`
 
 	// Fields are the alert's output fields; a nil value is a JSON null.
 	Fields map[string]*string `json:"fields"`
+}
+
+// NotShown is how many distinct values of a field were not shown.
+type NotShown struct {
+	Values  int  `json:"values"`
+	AtLeast bool `json:"at_least,omitempty"` // counting stopped: there were more
+}
+
+// SpoolRange is the spool positions of a report's first and last alert.
+type SpoolRange struct {
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+}
+
+// StormInfo is what a storm report adds to a report. The report's
+// occurrences, first_seen and last_seen are the storm's.
+type StormInfo struct {
+	Threshold int           `json:"threshold"` // incidents per window that start a storm
+	Window    string        `json:"window"`    // e.g. "1m0s"
+	Ended     bool          `json:"ended"`     // the rule was quiet for a whole window
+	Fields    []StormField  `json:"fields"`    // the rule's key fields and the values they took
+	Before    []IncidentRef `json:"incidents_before"`
+}
+
+// StormField is the values one key field took during a storm.
+type StormField struct {
+	Field           string       `json:"field"`
+	Values          []ValueCount `json:"values"`                      // among the first distinct values seen, the most frequent, with counts
+	Recent          []string     `json:"recent"`                      // the most recent distinct values, oldest first
+	Distinct        int          `json:"distinct"`                    // distinct values seen
+	DistinctAtLeast bool         `json:"distinct_at_least,omitempty"` // counting stopped: there were more
+	OtherAlerts     int          `json:"other_alerts"`                // alerts whose value is not in Values
+}
+
+// ValueCount is one value and how many alerts had it.
+type ValueCount struct {
+	Value string `json:"value"`
+	Count int    `json:"count"`
+}
+
+// IncidentRef names another report: its id, its path relative to the
+// reports directory, and when it was first seen.
+type IncidentRef struct {
+	ID        string `json:"id"`
+	Path      string `json:"path"`
+	FirstSeen Time   `json:"first_seen"`
 }
 
 // Technique is one MITRE ATT&CK technique: its id, its name and the tactic

@@ -18,22 +18,36 @@ const maxKeptBuf = 1 << 20
 // MaxBytes, ErrTooLarge for a payload over MaxPayload, and an error
 // wrapping the system call error (such as ENOSPC) when the write fails.
 func (s *Spool) Append(payload []byte) (uint64, error) {
+	p, err := s.AppendPos(payload)
+	return p.Seq, err
+}
+
+// Pos is where a record is: its sequence number and its place in the
+// spool's files, for Reader.Seek.
+type Pos struct {
+	Seq uint64
+	seg uint64 // first sequence number of its segment
+	off int64  // offset in the segment
+}
+
+// AppendPos is Append, and also returns where the record went.
+func (s *Spool) AppendPos(payload []byte) (Pos, error) {
 	if len(payload) > MaxPayload {
-		return 0, fmt.Errorf("spool append: %d bytes: %w", len(payload), ErrTooLarge)
+		return Pos{}, fmt.Errorf("spool append: %d bytes: %w", len(payload), ErrTooLarge)
 	}
 	n := int64(headerSize + len(payload))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, ErrClosed
+		return Pos{}, ErrClosed
 	}
 	if s.bytes+n > s.opt.MaxBytes {
 		s.stats.Full++
-		return 0, ErrFull
+		return Pos{}, ErrFull
 	}
 	g, err := s.segmentFor(n)
 	if err != nil {
-		return 0, fmt.Errorf("spool append: %w", err)
+		return Pos{}, fmt.Errorf("spool append: %w", err)
 	}
 	seq := s.nextSeq
 	s.buf = appendRecord(s.buf[:0], seq, payload)
@@ -43,13 +57,14 @@ func (s *Spool) Append(payload []byte) (uint64, error) {
 	}
 	if err != nil {
 		s.undoWrite(g, int64(w))
-		return 0, fmt.Errorf("spool append: %w", err)
+		return Pos{}, fmt.Errorf("spool append: %w", err)
 	}
+	p := Pos{Seq: seq, seg: g.first, off: g.size}
 	g.size += n
 	s.bytes += n
 	s.nextSeq++
 	s.stats.Appends++
-	return seq, nil
+	return p, nil
 }
 
 // segmentFor returns the segment to append n bytes to, starting a new one

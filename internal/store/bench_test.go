@@ -24,7 +24,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 	const batchSize = 256
 	md := bytes.Repeat([]byte("# report\n"), 3<<10/9)
 	js := bytes.Repeat([]byte(`{"k":"v"},`), 3<<10/10)
-	s, err := Open(Options{Dir: dir, Retention: Retention{MaxFiles: 20000}})
+	s, err := Open(Options{Dir: dir, Retention: Retention{MaxReports: 10000}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,6 +39,9 @@ func BenchmarkWriteBatch(b *testing.B) {
 			n++
 		}
 		if _, err := s.WriteBatch(batch); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Sync(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,20 +5,29 @@ import (
 	"time"
 )
 
-// record is what the index knows of one report: the sizes of its files and
-// when it was last written.
+// record is what the index knows of one report: its priority, the sizes
+// of its files and when it was last written.
 type record struct {
+	key       string // day/name: day and name share its bytes
 	day, name string
-	sizes     map[string]int64 // by extension
-	mtime     time.Time        // the newest of its files
-	pos       int              // position in the age heap
+	prio      int        // 0 (Emergency) to 7 (Debug), from the name
+	sizes     []fileSize // one per extension; a slice, not a map: the index holds every report
+	mtime     time.Time  // the newest of its files
+	pos       int        // position in its priority's age heap
 }
 
-// index holds every report in the directory, oldest first, with running
-// totals, so that retention never needs to rescan the directory.
+// fileSize is the size of one file of a report.
+type fileSize struct {
+	ext  string
+	size int64
+}
+
+// index holds every report in the directory, oldest first within each
+// priority, with running totals, so that retention never needs to rescan
+// the directory.
 type index struct {
 	byKey  map[string]*record
-	byAge  ageHeap
+	byPrio [priorities]ageHeap
 	perDay map[string]int // reports per day directory
 	files  int
 	bytes  int64
@@ -28,48 +37,70 @@ func newIndex() *index {
 	return &index{byKey: map[string]*record{}, perDay: map[string]int{}}
 }
 
+// reports returns how many reports the index holds.
+func (x *index) reports() int { return len(x.byKey) }
+
 // put records one file of a report. A report's age is the time of its
 // newest file, so a report updated in place is kept as long as a new one.
 func (x *index) put(day, name, ext string, size int64, mtime time.Time) {
 	key := day + "/" + name
 	r, ok := x.byKey[key]
 	if !ok {
-		r = &record{day: day, name: name, sizes: map[string]int64{}, mtime: mtime}
+		r = &record{key: key, day: key[:len(day)], name: key[len(day)+1:], prio: priorityOf(name), mtime: mtime}
 		x.byKey[key] = r
-		x.perDay[day]++
-		heap.Push(&x.byAge, r)
+		x.perDay[r.day]++
+		heap.Push(&x.byPrio[r.prio], r)
 	}
-	if old, ok := r.sizes[ext]; ok {
-		x.bytes -= old
-	} else {
+	found := false
+	for i := range r.sizes {
+		if r.sizes[i].ext == ext {
+			x.bytes -= r.sizes[i].size
+			r.sizes[i].size, found = size, true
+		}
+	}
+	if !found {
+		r.sizes = append(r.sizes, fileSize{ext: ext, size: size})
 		x.files++
 	}
-	r.sizes[ext] = size
 	x.bytes += size
 	if mtime.After(r.mtime) {
 		r.mtime = mtime
-		heap.Fix(&x.byAge, r.pos)
+		heap.Fix(&x.byPrio[r.prio], r.pos)
 	}
 }
 
-// oldest returns the oldest report, or nil when the index is empty.
+// oldest returns the oldest report of any priority, or nil.
 func (x *index) oldest() *record {
-	if len(x.byAge) == 0 {
-		return nil
+	var o *record
+	for p := range x.byPrio {
+		if h := x.byPrio[p]; len(h) > 0 && (o == nil || older(h[0], o)) {
+			o = h[0]
+		}
 	}
-	return x.byAge[0]
+	return o
+}
+
+// leastImportant returns the report that retention deletes first to make
+// room: of the lowest priority present, the oldest. Nil when empty.
+func (x *index) leastImportant() *record {
+	for p := priorities - 1; p >= 0; p-- {
+		if h := x.byPrio[p]; len(h) > 0 {
+			return h[0]
+		}
+	}
+	return nil
 }
 
 // remove forgets r and all its files.
 func (x *index) remove(r *record) {
-	heap.Remove(&x.byAge, r.pos)
-	delete(x.byKey, r.day+"/"+r.name)
+	heap.Remove(&x.byPrio[r.prio], r.pos)
+	delete(x.byKey, r.key)
 	if x.perDay[r.day]--; x.perDay[r.day] <= 0 {
 		delete(x.perDay, r.day)
 	}
 	x.files -= len(r.sizes)
-	for _, n := range r.sizes {
-		x.bytes -= n
+	for _, f := range r.sizes {
+		x.bytes -= f.size
 	}
 }
 
@@ -79,8 +110,10 @@ type ageHeap []*record
 
 func (h ageHeap) Len() int { return len(h) }
 
-func (h ageHeap) Less(i, j int) bool {
-	a, b := h[i], h[j]
+func (h ageHeap) Less(i, j int) bool { return older(h[i], h[j]) }
+
+// older reports whether a goes before b.
+func older(a, b *record) bool {
 	if !a.mtime.Equal(b.mtime) {
 		return a.mtime.Before(b.mtime)
 	}

@@ -67,13 +67,62 @@ func dayName(day time.Time) (string, error) {
 	return day.Format(dayLayout), nil
 }
 
-// isDayName reports whether s is a directory name the store could have made.
+// isDayName reports whether s is a directory name the store could have
+// made: a day, or a day's fallback name (see fallbackDay).
 func isDayName(s string) bool {
+	if len(s) == len(dayLayout)+2 && s[len(dayLayout)] == '_' && s[len(dayLayout)+1] >= '1' && s[len(dayLayout)+1] <= '9' {
+		s = s[:len(dayLayout)]
+	}
 	if len(s) != len(dayLayout) {
 		return false
 	}
 	t, err := time.Parse(dayLayout, s)
 	return err == nil && t.Format(dayLayout) == s
+}
+
+// maxFallbacks bounds the fallback names tried for one day.
+const maxFallbacks = 9
+
+// fallbackDay returns the i-th (1 to 9) other name for the directory of
+// day, used when day's own name is taken by something that is not a
+// directory of ours, such as a symlink or a file: 2026-04-02_1.
+func fallbackDay(day string, i int) string { return day + "_" + string(rune('0'+i)) }
+
+// priorities is the number of Falco priorities, Emergency (0) to Debug (7).
+const priorities = 8
+
+// defaultPriority ranks reports whose name carries no priority (those of
+// older versions): Warning, the middle of Falco's scale.
+const defaultPriority = 4
+
+// priorityNames are Falco's priorities as report names spell them, most
+// severe first.
+var priorityNames = [priorities]string{"emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"}
+
+// priorityOf returns the priority a report name carries in its second
+// dash-separated part (<time>-<priority>-<rule>-<id>), from 0 (emergency)
+// to 7 (debug), or defaultPriority.
+func priorityOf(name string) int {
+	_, rest, ok := strings.Cut(name, "-")
+	if !ok {
+		return defaultPriority
+	}
+	word, _, _ := strings.Cut(rest, "-")
+	for p, n := range priorityNames {
+		if word == n {
+			return p
+		}
+	}
+	return defaultPriority
+}
+
+// PriorityName returns the word that report names carry for Falco's
+// priority p (0 to 7), or "" for any other number.
+func PriorityName(p int) string {
+	if p < 0 || p >= priorities {
+		return ""
+	}
+	return priorityNames[p]
 }
 
 // splitFile splits a file name into report name and extension, and reports

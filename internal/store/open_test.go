@@ -54,7 +54,7 @@ func TestOpenErrors(t *testing.T) {
 		{"dir is a file", Options{Dir: file}},
 		{"under a file", Options{Dir: filepath.Join(file, "reports")}},
 		{"negative age", Options{Dir: t.TempDir(), Retention: Retention{MaxAge: -1}}},
-		{"negative files", Options{Dir: t.TempDir(), Retention: Retention{MaxFiles: -1}}},
+		{"negative reports", Options{Dir: t.TempDir(), Retention: Retention{MaxReports: -1}}},
 		{"negative bytes", Options{Dir: t.TempDir(), Retention: Retention{MaxBytes: -1}}},
 	}
 	for _, tt := range tests {

@@ -21,9 +21,9 @@ func (s *Store) Prune() (removed int, err error) {
 	return s.prune()
 }
 
-// prune deletes the oldest reports, all files of a report together, while
-// any limit is exceeded, then removes the day directories it emptied. It
-// works from the index alone.
+// prune deletes reports, all files of a report together, in the order of
+// victim, while any limit is exceeded, then removes the day directories it
+// emptied. It works from the index alone.
 func (s *Store) prune() (removed int, err error) {
 	var cutoff time.Time
 	if s.ret.MaxAge > 0 {
@@ -45,7 +45,7 @@ func (s *Store) prune() (removed int, err error) {
 			}
 		}
 	}()
-	for r := s.idx.oldest(); r != nil && s.over(r, cutoff); r = s.idx.oldest() {
+	for r := s.victim(cutoff); r != nil; r = s.victim(cutoff) {
 		d, ok := dirs[r.day]
 		if !ok {
 			d, err = openDay(s.fd, s.dir, r.day, false)
@@ -65,19 +65,30 @@ func (s *Store) prune() (removed int, err error) {
 	return removed, nil
 }
 
-// over reports whether a limit is exceeded, r being the oldest report.
-func (s *Store) over(r *record, cutoff time.Time) bool {
-	return !cutoff.IsZero() && r.mtime.Before(cutoff) ||
-		s.ret.MaxFiles > 0 && s.idx.files > s.ret.MaxFiles ||
-		s.ret.MaxBytes > 0 && s.idx.bytes > s.ret.MaxBytes
+// victim returns the next report to delete, or nil when every bound is
+// kept: first any report last written before cutoff; then, while there
+// are too many reports or bytes, the oldest report of the lowest priority.
+// A flood of low-priority reports thus never pushes out a more important
+// one, and the time an intruder chooses for an alert cannot either.
+func (s *Store) victim(cutoff time.Time) *record {
+	if !cutoff.IsZero() {
+		if r := s.idx.oldest(); r != nil && r.mtime.Before(cutoff) {
+			return r
+		}
+	}
+	if s.ret.MaxReports > 0 && s.idx.reports() > s.ret.MaxReports ||
+		s.ret.MaxBytes > 0 && s.idx.bytes > s.ret.MaxBytes {
+		return s.idx.leastImportant()
+	}
+	return nil
 }
 
 // removeReport deletes the files of r that are still regular files. A file
 // that vanished or was replaced by a symlink or anything else is not
 // deleted; the index forgets it either way.
 func removeReport(d *dayDir, r *record) error {
-	for ext := range r.sizes {
-		n := r.name + "." + ext
+	for _, f := range r.sizes {
+		n := r.name + "." + f.ext
 		_, regular, err := isRegular(d.fd, n)
 		if gone(err) || err == nil && !regular {
 			continue

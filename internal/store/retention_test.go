@@ -21,7 +21,7 @@ func TestRetention(t *testing.T) {
 	}{
 		{
 			name: "count, oldest first",
-			ret:  Retention{MaxFiles: 4},
+			ret:  Retention{MaxReports: 2},
 			writes: []write{
 				{0, entry(day1, "r1", 10)},
 				{time.Minute, entry(day1, "r2", 10)},
@@ -32,7 +32,7 @@ func TestRetention(t *testing.T) {
 		},
 		{
 			name: "count, an updated report is young again",
-			ret:  Retention{MaxFiles: 4},
+			ret:  Retention{MaxReports: 2},
 			writes: []write{
 				{0, entry(day1, "r1", 10)},
 				{time.Minute, entry(day1, "r2", 10)},
@@ -144,7 +144,7 @@ func TestRetentionAtOpen(t *testing.T) {
 	if err := os.Chtimes(dir+"/2025-03-01/old.json", now, now); err != nil {
 		t.Fatal(err)
 	}
-	s := openStore(t, Options{Dir: dir, Retention: Retention{MaxFiles: 4}, Now: func() time.Time { return now }})
+	s := openStore(t, Options{Dir: dir, Retention: Retention{MaxReports: 2}, Now: func() time.Time { return now }})
 	want := []string{"2025-03-01/", "2025-03-01/new.json", "2025-03-01/new.md",
 		"2025-03-01/old.json", "2025-03-01/old.md"}
 	if got := tree(t, dir); !slices.Equal(got, want) {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -30,20 +31,32 @@ func TestSymlinksNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := openStore(t, Options{Dir: dir, Retention: Retention{MaxAge: time.Hour}})
+	var bad []string
+	s := openStore(t, Options{Dir: dir, Retention: Retention{MaxAge: time.Hour}, OnBadDay: func(day, fallback string, err error) {
+		if !errors.Is(err, unix.ELOOP) && !errors.Is(err, unix.ENOTDIR) {
+			t.Errorf("OnBadDay error %v, want ELOOP", err)
+		}
+		bad = append(bad, day+" "+filepath.Base(fallback))
+	}})
 	if files, bytes := s.Usage(); files != 0 || bytes != 0 {
 		t.Errorf("Usage = %d, %d; want r1 pruned and links not counted", files, bytes)
 	}
-	// A write into the symlinked day directory fails and writes nothing.
-	_, err := s.WriteBatch([]Entry{entry(time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC), "r0", 3)})
-	if !errors.Is(err, unix.ELOOP) && !errors.Is(err, unix.ENOTDIR) {
-		t.Errorf("write into symlinked day: err = %v, want ELOOP", err)
+	// A write for the symlinked day goes to its fallback directory, never
+	// through the link; OnBadDay is told once.
+	feb1 := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
+	w := mustWrite(t, s, entry(feb1, "r0", 3), entry(day1, "r3", 3))
+	mustWrite(t, s, entry(feb1, "r4", 3))
+	if got := w[0].Paths[0]; got != dir+"/2025-02-01_1/r0.md" {
+		t.Errorf("r0 written to %s", got)
 	}
-	// Fill and empty the real day directory through retention.
+	if !slices.Equal(bad, []string{"2025-02-01 2025-02-01_1"}) {
+		t.Errorf("OnBadDay calls: %v", bad)
+	}
+	// Fill and empty the real day directories through retention.
 	mustWrite(t, s, entry(day1, "r2", 3))
 	s.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
-	if n, err := s.Prune(); err != nil || n != 1 {
-		t.Errorf("Prune = %d, %v; want 1, nil", n, err)
+	if n, err := s.Prune(); err != nil || n != 4 {
+		t.Errorf("Prune = %d, %v; want 4, nil", n, err)
 	}
 
 	want := []string{"2025-02-01@", "2025-03-01/", "2025-03-01/.tmp-link.md.1@", "2025-03-01/link.md@"}

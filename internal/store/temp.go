@@ -14,11 +14,8 @@ import (
 )
 
 const (
-	// workers bounds how many temporary files are created or fsynced at
-	// once. Concurrent fsyncs let the file system commit them together.
+	// workers bounds how many temporary files are written at once.
 	workers = 16
-	// chunk bounds how many temporary files are open at once.
-	chunk = 512
 )
 
 // temp is one file of the batch on its way to its final name.
@@ -27,25 +24,13 @@ type temp struct {
 	name, ext        string
 	data             []byte
 	tmp, final       string
-	f                *os.File // open between create and sync
 	created, renamed bool
+	chmod            bool // the umask clears bits of fileMode
 }
 
-// writeTemps creates, writes and fsyncs every temporary file. It works
-// through the batch a chunk at a time: first every file of the chunk is
-// written and its writeback started, then all are fsynced, so that the
-// data is on its way to disk before the first fsync waits for it.
+// writeTemps creates and writes every temporary file, a few at a time.
 func (b *batch) writeTemps() error {
-	for start := 0; start < len(b.temps); start += chunk {
-		part := b.temps[start:min(start+chunk, len(b.temps))]
-		if err := parallel(part, (*temp).create); err != nil {
-			return err
-		}
-		if err := parallel(part, (*temp).sync); err != nil {
-			return err
-		}
-	}
-	return nil
+	return parallel(b.temps, (*temp).create)
 }
 
 // parallel runs fn on every temp with a few workers and returns the first
@@ -79,8 +64,7 @@ func parallel(ts []temp, fn func(*temp) error) error {
 	return nil
 }
 
-// create makes the temporary file with mode 0640, writes the data and
-// starts its writeback. The file stays open for sync.
+// create makes the temporary file with mode 0640 and writes the data.
 func (t *temp) create() error {
 	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	var fd int
@@ -95,35 +79,22 @@ func (t *temp) create() error {
 		return &fs.PathError{Op: "create", Path: t.path(t.tmp), Err: err}
 	}
 	t.created = true
-	t.f = os.NewFile(uintptr(fd), t.path(t.tmp))
-	if err := t.f.Chmod(fileMode); err != nil { // the umask may have cleared bits
-		return err
+	f := os.NewFile(uintptr(fd), t.path(t.tmp))
+	if t.chmod {
+		err = f.Chmod(fileMode) // the umask cleared bits
 	}
-	if _, err := t.f.Write(t.data); err != nil {
-		return err
+	if err == nil {
+		_, err = f.Write(t.data)
 	}
-	// A hint only: fsync reports any error that writeback meets.
-	_ = unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-	return nil
-}
-
-// sync fsyncs and closes the temporary file.
-func (t *temp) sync() error {
-	err := t.f.Sync()
-	if cerr := t.f.Close(); err == nil {
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	t.f = nil
 	return err
 }
 
-// discard closes and removes the temporary file, if there is one. Open
-// removes it later if this fails.
+// discard removes the temporary file, if there is one. Open removes it
+// later if this fails.
 func (t *temp) discard() {
-	if t.f != nil {
-		_ = t.f.Close()
-		t.f = nil
-	}
 	if t.created {
 		_ = unix.Unlinkat(t.dir.fd, t.tmp, 0)
 	}

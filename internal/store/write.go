@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,11 +14,19 @@ import (
 // writes.
 var ErrRetention = errors.New("retention failed")
 
-// WriteBatch writes every file of every entry atomically and durably: each
-// goes to a temporary file in its day directory, all are fsynced, renamed
-// into place, and each touched directory is fsynced once. Writing an
-// existing name replaces it. Entries are validated first; one invalid
-// entry rejects the batch (the error wraps ErrInvalid).
+// WriteBatch writes every file of every entry atomically: each goes to a
+// temporary file in its day directory and is renamed into place, so that a
+// reader or a killed process never sees a partial report. It does not
+// fsync: call Sync once after one or more batches to make them durable
+// (one syncfs instead of a fsync per file). A machine crash before Sync
+// may leave a renamed file empty or short; the caller must be able to
+// write it again (falco-reporter replays its spool). Writing an existing
+// name replaces it. Entries are validated first; one invalid entry
+// rejects the batch (the error wraps ErrInvalid).
+//
+// A day directory whose name is taken by a symlink or a file does not stop
+// the batch: that day's reports go to a fallback directory (2026-04-02_1)
+// and Options.OnBadDay is told once.
 //
 // On a write error (ENOSPC, EROFS, EACCES, ...) WriteBatch removes its
 // temporary files and returns an error wrapping the system call error;
@@ -76,7 +85,7 @@ func (b *batch) write(entries []Entry, days []string) error {
 		}
 		for _, f := range e.Files {
 			b.temps = append(b.temps, temp{dir: d, name: e.Name, ext: f.Ext, data: f.Data,
-				final: e.Name + "." + f.Ext})
+				final: e.Name + "." + f.Ext, chmod: b.s.chmod})
 		}
 	}
 	if err := b.writeTemps(); err != nil {
@@ -91,33 +100,59 @@ func (b *batch) write(entries []Entry, days []string) error {
 		t.renamed = true
 		b.s.idx.put(t.dir.name, t.name, t.ext, int64(len(t.data)), now)
 	}
-	created := false
-	for _, d := range b.order {
-		if err := d.f.Sync(); err != nil {
-			return fmt.Errorf("sync day directory: %w", err)
-		}
-		created = created || d.created
-	}
-	if created {
-		if err := b.s.base.Sync(); err != nil {
-			return fmt.Errorf("sync reports directory: %w", err)
-		}
-	}
 	return nil
 }
 
-// dir returns the open day directory day, creating it if needed.
+// dir returns the open directory for day, creating it if needed, or the
+// day's fallback directory when day's own name is not a directory of ours.
 func (b *batch) dir(day string) (*dayDir, error) {
-	if d, ok := b.dirs[day]; ok {
+	name := day
+	if f, ok := b.s.fallback[day]; ok {
+		name = f
+	}
+	if d, ok := b.dirs[name]; ok {
 		return d, nil
 	}
-	d, err := openDay(b.s.fd, b.s.dir, day, true)
+	d, err := openDay(b.s.fd, b.s.dir, name, true)
+	if err != nil && notOurs(err) && name == day {
+		bad := err
+		for i := 1; i <= maxFallbacks && err != nil && notOurs(err); i++ {
+			name = fallbackDay(day, i)
+			d, err = openDay(b.s.fd, b.s.dir, name, true)
+		}
+		if err == nil {
+			b.s.fallback[day] = name
+			if b.s.onBadDay != nil {
+				b.s.onBadDay(day, filepath.Join(b.s.dir, name), bad)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	b.dirs[day] = d
+	b.dirs[name] = d
 	b.order = append(b.order, d)
 	return d, nil
+}
+
+// notOurs reports whether err means the name is taken by something that is
+// not a directory: a symlink or a file.
+func notOurs(err error) bool {
+	return errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EEXIST)
+}
+
+// Sync makes every report written so far durable, with one syncfs(2) of
+// the reports directory's filesystem.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.base == nil {
+		return ErrClosed
+	}
+	if err := unix.Syncfs(s.fd); err != nil {
+		return fmt.Errorf("sync reports: %w", &fs.PathError{Op: "syncfs", Path: s.dir, Err: err})
+	}
+	return nil
 }
 
 // close removes the temporary files that were not renamed, and day
