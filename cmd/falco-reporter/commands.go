@@ -20,6 +20,7 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/playbookdir"
 	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/ruleoutput"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/safe"
 	"github.com/falco-reporter/falco-reporter/internal/sdnotify"
@@ -168,6 +169,7 @@ func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "falco-reporter: %s: %v\n", name, err)
 		return 1
 	}
+	ruleoutput.Recover(&a)
 	table, err := playbookdir.Load(rules.Default(), *playbooks)
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
@@ -177,6 +179,7 @@ func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter: warning:", err)
 	}
+	rules.Received(&r, &a)
 	r.ID = "rendered"
 	out := render.Markdown(&r)
 	if *format == "json" {

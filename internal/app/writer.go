@@ -132,6 +132,7 @@ func (inc *incident) report(log zerolog.Logger) *report.Report {
 		if err != nil {
 			log.Error().Err(err).Str("falco_rule", safe.Line(inc.first.Rule)).Msg("handler failed; generic report written instead")
 		}
+		rules.Received(&r, &inc.first)
 		r.ID = inc.id
 		inc.r, inc.built = r, true
 	}
