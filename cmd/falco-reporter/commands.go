@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -114,6 +115,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		_, err = playbookdir.Load(rules.Default(), cfg.Reports.PlaybooksDir)
 	}
+	if err == nil {
+		err = checkFalco(cfg, stdout, stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
@@ -123,6 +127,29 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", *path)
 	return 0
+}
+
+// checkFalco asks Falco's gRPC server for its version, as the gRPC input
+// would connect. A certificate that falco-reporter or Falco refuses is an
+// error: the daemon could never connect. Falco not running now is only a
+// warning.
+func checkFalco(cfg *config.Config, stdout, stderr io.Writer) error {
+	g := cfg.Falco.GRPC
+	if g == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := stream.CheckGRPC(ctx, stream.GRPCOptions{Address: g.Address, Cert: g.Cert, Key: g.Key, CA: g.CA})
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "falco.grpc: Falco %s answers at %s\n", safe.Line(v), safe.Line(g.Address))
+	case stream.IsCertificateError(err):
+		return fmt.Errorf("falco.grpc: %w", err)
+	default:
+		fmt.Fprintf(stderr, "falco-reporter: warning: falco.grpc: cannot reach Falco now (the daemon retries): %v\n", err)
+	}
+	return nil
 }
 
 // openInput opens FILE, or stdin for "-" or no argument.
