@@ -48,6 +48,9 @@ type GRPCOptions struct {
 	Logger zerolog.Logger
 	// OnState, if set, is called on each change of state.
 	OnState StateFunc
+	// OnDrop, if set, is told of an alert lost because it was larger than
+	// event.MaxAlertBytes.
+	OnDrop func(reason string)
 }
 
 // GRPC subscribes to Falco's gRPC outputs API (Falco 0.43 and older).
@@ -112,6 +115,9 @@ func (g *GRPC) Run(ctx context.Context, sink Sink) error {
 		healthy, err := g.attempt(ctx, sink)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if status.Code(err) == codes.ResourceExhausted && g.opts.OnDrop != nil {
+			g.opts.OnDrop(DropTooLarge)
 		}
 		if healthy {
 			bo.reset()
