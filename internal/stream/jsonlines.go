@@ -22,6 +22,7 @@ const (
 	DropNotAlert      = "not_alert"      // a line that is not a Falco JSON alert
 	DropLineTooLong   = "line_too_long"  // a line longer than the line limit
 	DropTooLarge      = "too_large"      // a gRPC message larger than event.MaxAlertBytes
+	DropFileUnread    = "file_unread"    // a rotated file with unread lines was gone (once per file)
 )
 
 // DefaultMaxLine is the longest line of JSON the file input and Ingest
