@@ -165,21 +165,42 @@ func TestKill9DuringBurst(t *testing.T) {
 }
 
 // TestFileInputFollowsRotation runs the daemon on a file of JSON alerts as
-// Falco's file_output writes it, rotates the file, restarts the daemon,
-// and checks that every line is reported exactly once.
+// Falco's file_output writes it, rotates it with the real logrotate while
+// the daemon runs and while it is stopped, and checks that every line is
+// reported exactly once.
 func TestFileInputFollowsRotation(t *testing.T) {
+	if _, err := exec.LookPath("logrotate"); err != nil {
+		t.Skip("logrotate not installed (.ci/run installs it)")
+	}
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.json")
 	cfg := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  file:\n    path: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\n", events, dir, dir)), 0o600)
-	appendLines := func(path string, from, to int) {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	conf := filepath.Join(dir, "logrotate.conf")
+	os.WriteFile(conf, []byte(events+" {\n    rotate 10\n    create\n}\n"), 0o644)
+	appendLines := func(from, to int) {
+		f, err := os.OpenFile(events, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
 		for i := from; i < to; i++ {
 			f.Write(append(alertJSON(i), '\n'))
+		}
+	}
+	rotate := func() {
+		out, err := exec.Command("logrotate", "-f", "-s", filepath.Join(dir, "logrotate.status"), conf).CombinedOutput()
+		if err != nil {
+			t.Fatalf("logrotate: %v\n%s", err, out)
+		}
+	}
+	waitReported := func(n int) {
+		deadline := time.Now().Add(15 * time.Second)
+		for len(reportedFiles(t, filepath.Join(dir, "reports"))) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d alerts reported after 15 s", len(reportedFiles(t, filepath.Join(dir, "reports"))), n)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	run := func() *exec.Cmd {
@@ -195,21 +216,24 @@ func TestFileInputFollowsRotation(t *testing.T) {
 			t.Fatalf("exit: %v", err)
 		}
 	}
-	appendLines(events, 0, 10)
+	appendLines(0, 10)
 	cmd := run()
-	time.Sleep(800 * time.Millisecond)
-	appendLines(events, 10, 20)
-	os.Rename(events, events+".1") // logrotate's rename-and-create
-	appendLines(events, 20, 30)
-	time.Sleep(1200 * time.Millisecond)
+	waitReported(10)
+	appendLines(10, 20)
+	rotate() // rename and create, while the daemon runs
+	appendLines(20, 30)
+	waitReported(30)
+	appendLines(30, 40) // unread when the daemon stops
 	stop(cmd)
-	appendLines(events, 30, 40) // written while the reporter is down
+	appendLines(40, 50)
+	rotate() // while the daemon is stopped
+	appendLines(50, 60)
 	cmd = run()
-	time.Sleep(1200 * time.Millisecond)
+	waitReported(60)
 	stop(cmd)
 
 	got := reportedFiles(t, filepath.Join(dir, "reports"))
-	for i := range 40 {
+	for i := range 60 {
 		name := fmt.Sprintf("/etc/secret-%05d", i)
 		if got[name] != 1 {
 			t.Errorf("%s reported %d times, want once", name, got[name])
