@@ -15,7 +15,7 @@ const SidekickTestRule = "Test rule"
 func SidekickTest(a *event.Alert) report.Report {
 	return report.Report{
 		Handler: report.HandlerDedicated,
-		Title:   "Test alert received from falcosidekick",
+		Title:   report.Plain("Test alert received from falcosidekick"),
 		Summary: report.Text{{S: "falcosidekick's test alert arrived from "}, {S: a.Hostname, Value: true},
 			{S: ": alerts reach falco-reporter through falcosidekick. This is not a security incident."}},
 		Why: report.Plain("Nothing happened on any host: falcosidekick sends this alert to all its outputs when its /test endpoint is called, to check them."),
