@@ -169,9 +169,7 @@ func TestKill9DuringBurst(t *testing.T) {
 // the daemon runs and while it is stopped, and checks that every line is
 // reported exactly once.
 func TestFileInputFollowsRotation(t *testing.T) {
-	if _, err := exec.LookPath("logrotate"); err != nil {
-		t.Skip("logrotate not installed (.ci/run installs it)")
-	}
+	needTool(t, "logrotate")
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.json")
 	cfg := filepath.Join(dir, "c.yaml")

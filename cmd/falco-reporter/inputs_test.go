@@ -118,9 +118,7 @@ func TestCheckConfigAsksFalco(t *testing.T) {
 		t.Errorf("Falco up: exit %d\n%s%s", code, out, errOut)
 	}
 
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed (.ci/run installs it)")
-	}
+	needTool(t, "openssl")
 	// Falco's documented certificates: a server certificate with only CN.
 	sh := exec.Command("bash", "-euc", `
 openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=Root CA" -keyout ca.key -out ca.crt
@@ -163,4 +161,16 @@ func serverTLS(dir string) (*tls.Config, error) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	return &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}, nil
+}
+
+// needTool skips the test when a command it runs is not installed, or
+// fails it when FALCO_REPORTER_REQUIRE_TOOLS is set (.ci/run installs them).
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("FALCO_REPORTER_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s not installed, and FALCO_REPORTER_REQUIRE_TOOLS is set", name)
+		}
+		t.Skipf("%s not installed (.ci/run installs it)", name)
+	}
 }

@@ -165,9 +165,7 @@ func whereOnDisk(t *testing.T, path string, nums []int) string {
 // copytruncate itself loses the lines written between its copy and its
 // truncation; those are counted apart.
 func TestFileLogrotate(t *testing.T) {
-	if _, err := exec.LookPath("logrotate"); err != nil {
-		t.Skip("logrotate not installed (.ci/run installs it)")
-	}
+	needTool(t, "logrotate")
 	modes := []struct {
 		name, directives string
 		restartOnly      bool // rotate only while the reporter is stopped
@@ -329,5 +327,17 @@ func runFor(t *testing.T, f *File, sink Sink, d time.Duration) {
 	defer cancel()
 	if err := f.Run(ctx, sink); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// needTool skips the test when a command it runs is not installed, or
+// fails it when FALCO_REPORTER_REQUIRE_TOOLS is set (.ci/run installs them).
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("FALCO_REPORTER_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s not installed, and FALCO_REPORTER_REQUIRE_TOOLS is set", name)
+		}
+		t.Skipf("%s not installed (.ci/run installs it)", name)
 	}
 }

@@ -18,9 +18,7 @@ import (
 // openssl runs a shell script of openssl commands in dir.
 func openssl(t *testing.T, dir, script string) {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed (.ci/run installs it)")
-	}
+	needTool(t, "openssl")
 	cmd := exec.Command("bash", "-euc", script)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -120,9 +120,7 @@ func TestHTTPForgedPostFromAnotherUser(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run a client as another user (CI runs as root)")
 	}
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl not installed (.ci/run installs it)")
-	}
+	needTool(t, "curl")
 	const nobody = 65534
 	falco := readTestdata(t, "falco_http.json")
 	sock := filepath.Join(socketDir(t), "http.sock")
@@ -150,9 +148,7 @@ func TestHTTPForgedPostFromAnotherUser(t *testing.T) {
 // the options Falco's http_output sets on libcurl for mtls: true
 // (client_cert, client_key, ca_cert).
 func TestHTTPMutualTLSLikeFalco(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl not installed (.ci/run installs it)")
-	}
+	needTool(t, "curl")
 	pki := newTestPKI(t)
 	dir := t.TempDir()
 	cert := writePEM(t, dir, "falco.crt", "CERTIFICATE", pki.clientCert.Certificate[0])
