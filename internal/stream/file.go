@@ -108,7 +108,10 @@ type tail struct {
 	// listing is the rotated files as listed before the files in it were
 	// read: the next file followed remembers it, not a later listing,
 	// which could hold a copy made while they were read.
-	listing  []rotatedFile
+	listing []rotatedFile
+	// before holds the first bytes of the rotated files present while the
+	// file was missing: the others appeared since, and are unread.
+	before   map[string]bool
 	lastPoll time.Time
 	saved    filePos
 	savedAt  time.Time
@@ -146,14 +149,14 @@ func (t *tail) start(ctx context.Context) bool {
 	if r := t.resume; r != nil {
 		t.resume = nil
 		if fd, fi, ok := t.savedAtPath(r); ok {
-			if r.FPLen == 0 {
+			if r.Head == "" {
 				// Nothing of the file was read before the stop, so a copy
 				// made of it since (copytruncate) is known only by its time.
 				t.listing = t.rotatedFiles()
 				chain, _ := chainFrom(t.listing, identity{}, 0, time.Unix(0, r.MTime))
-				if !t.finishChain(ctx, chain) {
+				if !t.finishChain(ctx, chain) || t.cur != nil {
 					fd.Close()
-					return false
+					return t.cur != nil
 				}
 			}
 			return t.follow(newFollow(t.f.opts.Path, fd, fi, r.Offset, t.f.opts.MaxLine))
@@ -167,8 +170,30 @@ func (t *tail) start(ctx context.Context) bool {
 		}
 	}
 	fd, fi, err := t.openPath()
+	if errors.Is(err, fs.ErrNotExist) && t.before == nil {
+		// What is rotated from now on was written after this look.
+		t.before = map[string]bool{}
+		for _, rf := range t.rotatedFiles() {
+			t.before[string(rf.head)] = true
+		}
+	}
 	if err != nil {
 		return false
+	}
+	if t.before != nil {
+		// The file appeared, and may have been rotated already.
+		var chain []pendingFile
+		t.listing = t.rotatedFiles()
+		for _, rf := range t.listing {
+			if !t.before[string(rf.head)] {
+				chain = append(chain, pendingFile{rf: rf})
+			}
+		}
+		t.before = nil
+		if !t.finishChain(ctx, chain) || t.cur != nil {
+			fd.Close()
+			return t.cur != nil
+		}
 	}
 	return t.follow(newFollow(t.f.opts.Path, fd, fi, 0, t.f.opts.MaxLine))
 }
@@ -279,8 +304,9 @@ func (t *tail) readFailed(f *follow, err error) {
 // moved on from it, so a last line without its newline is skipped.
 func (t *tail) finish(ctx context.Context, p pendingFile) bool {
 	f, err := p.rf.open(p.offset, t.f.opts.MaxLine)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Gone since it was listed: logrotate compressed it; read the .gz.
+	// Gone since it was listed: logrotate compressed it; read the .gz,
+	// which may itself be renamed meanwhile.
+	for try := 0; errors.Is(err, fs.ErrNotExist) && !p.rf.gz && try < 3; try++ {
 		for _, rf := range t.rotatedFiles() {
 			if rf.gz && string(rf.head) == string(p.rf.head) {
 				f, err = rf.open(p.offset, t.f.opts.MaxLine)
@@ -428,12 +454,11 @@ func (t *tail) remember(list []rotatedFile) {
 // first bytes, or, while nothing of it was read, by head, its first bytes
 // read without moving.
 func (t *tail) unknown(list []rotatedFile, f *follow, head []byte) []pendingFile {
-	id := f.identity()
 	var out []pendingFile
 	for _, rf := range list {
-		m := min(len(head), len(rf.head))
 		switch {
-		case t.known[string(rf.head)], id.matches(rf), m > 0 && string(rf.head[:m]) == string(head[:m]):
+		case t.known[string(rf.head)], !rf.gz && rf.dev == f.dev && rf.ino == f.ino,
+			samePrefix(rf.head, f.head), samePrefix(rf.head, head):
 		default:
 			out = append(out, pendingFile{rf: rf})
 		}
@@ -466,6 +491,11 @@ func (t *tail) missedCopies(ctx context.Context) bool {
 	}
 	if len(f.head) == 0 && f.size == 0 && f.mtime.Equal(t.knownMTime) {
 		return true // still empty and untouched
+	}
+	if fi, err := os.Stat(t.f.opts.Path); err != nil || !sameFile(fi, f.dev, f.ino) {
+		// Renamed (create): the files rotated after it may still be
+		// written to; checkRotation finishes them in order.
+		return true
 	}
 	// A copy of the followed file itself (its .gz, once it was renamed)
 	// is told by the file's own first bytes.

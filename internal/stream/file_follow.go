@@ -2,7 +2,6 @@ package stream
 
 import (
 	"compress/gzip"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -169,27 +168,34 @@ func (f *follow) close() {
 	}
 }
 
-// identity is what tells a file apart: its inode and creation time, and a
-// hash of its first bytes, which a copy (copytruncate) or a gzip of it
-// shares.
+// identity is what tells a file apart: its inode and creation time, and
+// its first bytes, which a copy (copytruncate) or a gzip of it shares.
 type identity struct {
 	dev, ino uint64
-	birth    int64 // creation time, or 0
-	fpLen    int
-	fp       [sha256.Size]byte
+	birth    int64  // creation time, or 0
+	head     []byte // first bytes, up to fpMax, as far as known
 }
 
 func (f *follow) identity() identity {
-	return identity{dev: f.dev, ino: f.ino, birth: f.birth, fpLen: len(f.head), fp: sha256.Sum256(f.head)}
+	return identity{dev: f.dev, ino: f.ino, birth: f.birth, head: f.head}
 }
 
 // matches reports whether rf holds the file with this identity: the same
-// inode with the same first bytes, or a copy with the same first bytes.
-// With no first bytes known, only the inode can tell.
+// inode with the same first bytes, or a copy with the same first bytes. A
+// copy can be shorter than what was seen of the file (lines written
+// between logrotate's copy and its truncation), so the shorter of the two
+// is compared. With no first bytes known, only the inode can tell.
 func (id identity) matches(rf rotatedFile) bool {
-	prefix := id.fpLen > 0 && len(rf.head) >= id.fpLen && sha256.Sum256(rf.head[:id.fpLen]) == id.fp
 	if !rf.gz && rf.dev == id.dev && rf.ino == id.ino && sameBirth(rf.birth, id.birth) {
-		return id.fpLen == 0 || prefix
+		return len(id.head) == 0 || samePrefix(rf.head, id.head)
 	}
-	return prefix
+	return samePrefix(rf.head, id.head)
+}
+
+// samePrefix reports whether a and b, both not empty, agree as far as the
+// shorter goes: the same content, one seen later than the other (a copy
+// still being made, a file still being written, a copy cut short).
+func samePrefix(a, b []byte) bool {
+	m := min(len(a), len(b))
+	return m > 0 && string(a[:m]) == string(b[:m])
 }

@@ -1,8 +1,7 @@
 package stream
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +22,7 @@ const (
 
 // filePos is the saved read position: offset is the number of bytes of
 // the file being read that were delivered or skipped. The file is known by
-// its device and inode and by a hash of its first fp_len bytes, so that it
+// its device, inode and creation time and by its first bytes, so that it
 // is recognised after a truncation, as a copy or as a gzip.
 type filePos struct {
 	Path   string `json:"path"` // the configured path
@@ -32,24 +31,21 @@ type filePos struct {
 	Offset int64  `json:"offset"`
 	Size   int64  `json:"size,omitempty"`     // the file's size when saved
 	MTime  int64  `json:"mtime_ns,omitempty"` // its modification time when saved
-	FPLen  int    `json:"fp_len,omitempty"`
-	FP     string `json:"fp,omitempty"`       // hex SHA-256 of the first fp_len bytes
+	Head   string `json:"head,omitempty"`     // base64 of its first bytes, up to 4 KiB
 	Birth  int64  `json:"birth_ns,omitempty"` // creation time, where the file system keeps it
 }
 
 // pos returns the position of f, for the input following path.
 func (f *follow) pos(path string) filePos {
-	id := f.identity()
 	return filePos{Path: path, Inode: f.ino, Dev: f.dev, Offset: f.offset, Size: max(f.size, 0),
-		MTime: f.mtime.UnixNano(), FPLen: id.fpLen, FP: hex.EncodeToString(id.fp[:]), Birth: f.birth}
+		MTime: f.mtime.UnixNano(), Head: base64.StdEncoding.EncodeToString(f.head), Birth: f.birth}
 }
 
 // identity returns the identity of the saved file.
 func (p filePos) identity() identity {
 	id := identity{dev: p.Dev, ino: p.Inode, birth: p.Birth}
-	if b, err := hex.DecodeString(p.FP); err == nil && len(b) == sha256.Size && p.FPLen > 0 && p.FPLen <= fpMax {
-		id.fpLen = p.FPLen
-		copy(id.fp[:], b)
+	if b, err := base64.StdEncoding.DecodeString(p.Head); err == nil && len(b) <= fpMax {
+		id.head = b
 	}
 	return id
 }
@@ -88,10 +84,10 @@ func (t *tail) savedAtPath(p *filePos) (*os.File, os.FileInfo, bool) {
 	id := p.identity()
 	dev, ino := fileID(fi)
 	ok := dev == id.dev && ino == id.ino && fi.Size() >= p.Offset && sameBirth(id.birth, birth(fd))
-	if ok && id.fpLen > 0 {
-		head := make([]byte, id.fpLen)
+	if ok && len(id.head) > 0 {
+		head := make([]byte, len(id.head))
 		_, err := fd.ReadAt(head, 0)
-		ok = err == nil && sha256.Sum256(head) == id.fp
+		ok = err == nil && string(head) == string(id.head)
 	}
 	if !ok {
 		fd.Close()

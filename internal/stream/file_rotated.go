@@ -41,8 +41,11 @@ type pendingFile struct {
 // name may by now be another file's: the file is found again by its inode.
 func (rf rotatedFile) open(offset int64, maxLine int) (*follow, error) {
 	fd, fi, err := openID(rf.path, rf.dev, rf.ino)
-	if errors.Is(err, errRenamed) {
-		fd, fi, err = openID(findInode(filepath.Dir(rf.path), rf.dev, rf.ino), rf.dev, rf.ino)
+	if err != nil {
+		// Renamed since it was listed (logrotate shifts the numbers).
+		if name := findInode(filepath.Dir(rf.path), rf.dev, rf.ino); name != "" {
+			fd, fi, err = openID(name, rf.dev, rf.ino)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open rotated file %s: %w", rf.path, err)
@@ -208,10 +211,12 @@ func (t *tail) notDone(list []rotatedFile) []rotatedFile {
 	return out
 }
 
-// isDone reports whether rf was read to its end in this run.
+// isDone reports whether rf was read to its end in this run: it begins
+// with the same bytes, as far as both go (a finished file's first bytes
+// are all known).
 func (t *tail) isDone(rf rotatedFile) bool {
 	for _, id := range t.done {
-		if id.matches(rf) && (len(rf.head) == id.fpLen || id.fpLen == fpMax) {
+		if string(rf.head) == string(id.head) {
 			return true
 		}
 	}

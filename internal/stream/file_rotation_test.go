@@ -2,6 +2,7 @@ package stream
 
 import (
 	"compress/gzip"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,4 +102,38 @@ func gzipTo(t *testing.T, src, dst string) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestFileRotatedBeforeFirstLook: the file appears and is rotated before
+// the input, which was waiting for it, looked again. Its lines are read
+// from the rotated file before the new file's.
+func TestFileRotatedBeforeFirstLook(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.json")
+	var logs grpcLogs
+	f, err := NewFile(FileOptions{Path: path, PollInterval: testPoll, Logger: zerologTo(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &tapSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx, sink) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(30 * time.Second)
+	for logs.count("waiting for the file to appear") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the input never looked for the missing file")
+		}
+		time.Sleep(testPoll)
+	}
+	// Written and renamed away between two looks: made under another name
+	// and renamed into place, so that no look sees it at the path.
+	tmp := filepath.Join(dir, "tmp")
+	appendFile(t, tmp, tapLines(1, 3))
+	if err := os.Rename(tmp, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, tapLines(4, 5))
+	checkExactly(t, sink, tapRange(1, 5))
 }

@@ -216,7 +216,7 @@ func TestFileRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dev, ino := fileID(fi); pos.Path != path || pos.Inode != ino || pos.Dev != dev || pos.Offset != fi.Size() || pos.FPLen != int(min(fi.Size(), fpMax)) {
+	if dev, ino := fileID(fi); pos.Path != path || pos.Inode != ino || pos.Dev != dev || pos.Offset != fi.Size() || len(pos.identity().head) != int(min(fi.Size(), fpMax)) {
 		t.Errorf("saved %+v, want offset %d of inode %d", pos, fi.Size(), ino)
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(state)); len(entries) != 1 {
