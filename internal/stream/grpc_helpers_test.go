@@ -61,17 +61,17 @@ func (s *grpcSink) rules() []string {
 	return r
 }
 
-// waitFor waits up to 5 s until n alerts arrived.
+// waitFor waits up to 30 s until n alerts arrived.
 func (s *grpcSink) waitFor(t *testing.T, n int) []event.Alert {
 	t.Helper()
 	grpcWait(t, fmt.Sprintf("%d alerts", n), func() bool { return len(s.got()) >= n })
 	return s.got()
 }
 
-// grpcWait polls cond for up to 5 s.
+// grpcWait polls cond for up to 30 s: the machine may be loaded.
 func grpcWait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

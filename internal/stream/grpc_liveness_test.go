@@ -92,26 +92,22 @@ func TestGRPCNoticesSilentFalco(t *testing.T) {
 	_, port, _ := net.SplitHostPort(proxy.addr())
 	opts := fastGRPCOptions(net.JoinHostPort("127.0.0.1", port))
 	opts.Cert, opts.Key, opts.CA = m.CertFile, m.KeyFile, m.CAFile
-	r := startGRPCWith(t, opts, func(g *GRPC) { g.beat, g.beatWait = 50*time.Millisecond, 300*time.Millisecond })
+	// A heartbeat answer may take long on a loaded machine: beatWait is
+	// generous, and still far below TCP's own timeouts.
+	r := startGRPCWith(t, opts, func(g *GRPC) { g.beat, g.beatWait = 50*time.Millisecond, 3*time.Second })
 	falco.Enqueue(falcoAlerts("before", 1)...)
 	r.sink.waitFor(t, 1)
 
 	// Quiet but healthy: no alerts for many heartbeats, no reconnect.
 	v := falco.Versions()
-	time.Sleep(600 * time.Millisecond)
+	grpcWait(t, "5 heartbeats", func() bool { return falco.Versions() >= v+5 })
 	if r.g.Reconnects() != 0 || r.g.State() != StateConnected {
 		t.Fatalf("a quiet Falco was dropped: state %v, %d reconnects\n%s", r.g.State(), r.g.Reconnects(), r.logs)
 	}
-	if falco.Versions() < v+5 {
-		t.Fatalf("%d heartbeats in 600 ms", falco.Versions()-v)
-	}
 
+	// Silent: noticed by the heartbeat (the log says so), not by TCP.
 	proxy.silent.Store(true)
-	start := time.Now()
 	grpcWait(t, "the silent Falco to be noticed", func() bool { return r.g.State() == StateDisconnected })
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("noticed after %v", took)
-	}
 	if !strings.Contains(r.logs.String(), "did not answer a heartbeat") {
 		t.Errorf("the log does not say why:\n%s", r.logs)
 	}
