@@ -27,6 +27,7 @@ type Config struct {
 	Reports   Reports   `yaml:"reports"`
 	Incidents Incidents `yaml:"incidents"`
 	Queue     Queue     `yaml:"queue"`
+	Spool     Spool     `yaml:"spool"`
 	Journal   Journal   `yaml:"journal"`
 	Log       Log       `yaml:"log"`
 	Metrics   Metrics   `yaml:"metrics"`
@@ -103,6 +104,17 @@ type Queue struct {
 	Size int `yaml:"size"`
 }
 
+// Spool bounds the write-ahead spool under state_dir/spool. It is also
+// the buffer of the HTTP input when the queue is full: the HTTP input
+// answers 503 only when the spool holds MaxBytes.
+type Spool struct {
+	MaxBytes ByteSize `yaml:"max_bytes"`
+}
+
+// MinSpoolBytes is the smallest spool.max_bytes: room for two of the
+// largest records the spool takes (spool.MaxPayload, 8 MiB).
+const MinSpoolBytes = 16 << 20
+
 // Journal controls the journal entry written for each report.
 type Journal struct {
 	Reports bool `yaml:"reports"`
@@ -130,8 +142,10 @@ func Defaults() Config {
 		},
 		Incidents: Incidents{Window: 60 * time.Second, UpdateInterval: 5 * time.Second},
 		Queue:     Queue{Size: 10000},
-		Journal:   Journal{Reports: true},
-		Log:       Log{Level: "info", Output: "auto"},
+		// About four hours of a sustained 50 alerts a second.
+		Spool:   Spool{MaxBytes: 1 << 30},
+		Journal: Journal{Reports: true},
+		Log:     Log{Level: "info", Output: "auto"},
 	}
 }
 
@@ -267,6 +281,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Queue.Size <= 0 {
 		bad("queue.size must be positive")
+	}
+	if c.Spool.MaxBytes < MinSpoolBytes {
+		bad("spool.max_bytes must be at least 16MiB")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
