@@ -306,7 +306,7 @@ func (t *tail) finish(ctx context.Context, p pendingFile) bool {
 	f, err := p.rf.open(p.offset, t.f.opts.MaxLine)
 	// Gone since it was listed: logrotate compressed it; read the .gz,
 	// which may itself be renamed meanwhile.
-	for try := 0; errors.Is(err, fs.ErrNotExist) && !p.rf.gz && try < 3; try++ {
+	for try := 0; err != nil && !p.rf.gz && try < 3; try++ {
 		for _, rf := range t.rotatedFiles() {
 			if rf.gz && string(rf.head) == string(p.rf.head) {
 				f, err = rf.open(p.offset, t.f.opts.MaxLine)

@@ -40,11 +40,11 @@ type pendingFile struct {
 // open opens rf for reading from offset. Rotation renames files, so the
 // name may by now be another file's: the file is found again by its inode.
 func (rf rotatedFile) open(offset int64, maxLine int) (*follow, error) {
-	fd, fi, err := openID(rf.path, rf.dev, rf.ino)
+	fd, fi, err := rf.openAt(rf.path)
 	if err != nil {
 		// Renamed since it was listed (logrotate shifts the numbers).
 		if name := findInode(filepath.Dir(rf.path), rf.dev, rf.ino); name != "" {
-			fd, fi, err = openID(name, rf.dev, rf.ino)
+			fd, fi, err = rf.openAt(name)
 		}
 	}
 	if err != nil {
@@ -54,6 +54,28 @@ func (rf rotatedFile) open(offset int64, maxLine int) (*follow, error) {
 		return newGzipFollow(rf.path, fd, fi, offset, maxLine)
 	}
 	return newFollow(rf.path, fd, fi, offset, maxLine)
+}
+
+// openAt opens path if it still holds rf: the same inode, created at the
+// same time and, for a plain file, beginning with the same bytes. An inode
+// number freed by logrotate (a file compressed and deleted) is soon given
+// to another file.
+func (rf rotatedFile) openAt(path string) (*os.File, os.FileInfo, error) {
+	fd, fi, err := openID(path, rf.dev, rf.ino)
+	if err != nil {
+		return nil, nil, err
+	}
+	same := sameBirth(rf.birth, birth(fd))
+	if same && !rf.gz {
+		head := make([]byte, len(rf.head))
+		n, err := fd.ReadAt(head, 0)
+		same = (err == nil || err == io.EOF) && n == len(head) && string(head) == string(rf.head)
+	}
+	if !same {
+		fd.Close()
+		return nil, nil, errRenamed
+	}
+	return fd, fi, nil
 }
 
 // errRenamed means a name no longer names the file looked for.

@@ -40,8 +40,8 @@ func startFile(t *testing.T, opts FileOptions, sink Sink) (stop func()) {
 				if err != nil {
 					t.Errorf("Run after cancel = %v, want nil", err)
 				}
-			case <-time.After(5 * time.Second):
-				t.Error("Run did not return 5s after cancel")
+			case <-time.After(30 * time.Second): // a hang, not slowness under load
+				t.Error("Run did not return 30s after cancel")
 			}
 		})
 	}
