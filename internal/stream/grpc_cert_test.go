@@ -85,7 +85,7 @@ func TestGRPCReadmeCertificates(t *testing.T) {
 		falco.Enqueue(falcoAlerts("san", 1)...)
 		r := startGRPC(t, opts, nil)
 		r.sink.waitFor(t, 1)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		v, err := CheckGRPC(ctx, opts)
 		cancel()
 		if err != nil || v != falcotest.Version {
@@ -109,7 +109,7 @@ openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -set_serial 02 -days 3
 	falco, opts := certFalco(t, dir, "localhost")
 	falco.Enqueue(falcoAlerts("cn", 1)...)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	_, err := CheckGRPC(ctx, opts)
 	cancel()
 	if err == nil || !IsCertificateError(err) {

@@ -18,7 +18,7 @@ import (
 
 // unixClient is an HTTP client over the unix socket path.
 func unixClient(path string) *http.Client {
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
@@ -99,7 +99,7 @@ func TestHTTPAllowedUIDs(t *testing.T) {
 // returns the HTTP status it printed.
 func curlAs(t *testing.T, uid uint32, body []byte, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("curl", append([]string{"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+	cmd := exec.Command("curl", append([]string{"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30",
 		"-A", "falcosecurity/falco", "-H", "Content-Type: application/json", "--data-binary", "@-"}, args...)...)
 	cmd.Stdin = strings.NewReader(string(body))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
@@ -164,7 +164,7 @@ func TestHTTPMutualTLSLikeFalco(t *testing.T) {
 	h.kind = config.ListenNetwork // as if on a LAN address; the test talks to 127.0.0.1 only
 	falco := readTestdata(t, "falco_http.json")
 	run := func(args ...string) string {
-		cmd := exec.Command("curl", append([]string{"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+		cmd := exec.Command("curl", append([]string{"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30",
 			"-A", "falcosecurity/falco", "-H", "Content-Type: application/json", "--data-binary", "@-", "--cacert", pki.caFile}, args...)...)
 		cmd.Stdin = strings.NewReader(string(falco))
 		out, _ := cmd.Output()

@@ -41,7 +41,7 @@ func TestHTTPSidekickReusesConnection(t *testing.T) {
 	const posts = 200
 	sink := &tapSink{}
 	_, base := startHTTP(t, HTTPOptions{}, sink)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	body := append(bytes.TrimSpace(readTestdata(t, "sidekick_webhook.json")), '\n')
 	conns := 0
@@ -72,7 +72,7 @@ func TestHTTPSidekickReusesConnection(t *testing.T) {
 func TestHTTPSidekickShapes(t *testing.T) {
 	sink := &tapSink{}
 	_, base := startHTTP(t, HTTPOptions{}, sink)
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second}
 	for _, body := range []string{
 		`{"uuid":"1c9f","output":"10:00:02.5: Notice A shell was spawned in a container with an attached terminal | user=root","priority":"Notice","rule":"Terminal shell in container","time":"2026-04-02T10:00:02.5Z","output_fields":{"user.name":"root"},"source":"syscalls","tags":["container","shell"],"hostname":"web-1"}`,
 		`{"uuid":"5e2a","output":"This is a test from falcosidekick","priority":"Debug","rule":"Test rule","time":"2026-04-02T10:00:03Z","output_fields":{"proc.name":"falcosidekick","user.name":"falcosidekick"},"source":"internal","tags":["example","test"],"hostname":"falcosidekick"}`,
