@@ -109,9 +109,11 @@ type tail struct {
 	// read: the next file followed remembers it, not a later listing,
 	// which could hold a copy made while they were read.
 	listing []rotatedFile
-	// before holds the first bytes of the rotated files present while the
-	// file was missing: the others appeared since, and are unread.
-	before   map[string]bool
+	// before holds the first bytes of the rotated files listed while the
+	// file was missing, or before the rotated files were read: the others
+	// appeared since (the file at the path was rotated meanwhile) and are
+	// unread. nil: nothing to look for.
+	before   [][]byte
 	lastPoll time.Time
 	saved    filePos
 	savedAt  time.Time
@@ -162,6 +164,7 @@ func (t *tail) start(ctx context.Context) bool {
 			return t.follow(newFollow(t.f.opts.Path, fd, fi, r.Offset, t.f.opts.MaxLine))
 		}
 		chain := t.savedChain(r)
+		t.noteBefore(t.listing)
 		if !t.finishChain(ctx, chain) {
 			return false
 		}
@@ -172,10 +175,7 @@ func (t *tail) start(ctx context.Context) bool {
 	fd, fi, err := t.openPath()
 	if errors.Is(err, fs.ErrNotExist) && t.before == nil {
 		// What is rotated from now on was written after this look.
-		t.before = map[string]bool{}
-		for _, rf := range t.rotatedFiles() {
-			t.before[string(rf.head)] = true
-		}
+		t.noteBefore(t.rotatedFiles())
 	}
 	if err != nil {
 		return false
@@ -184,8 +184,10 @@ func (t *tail) start(ctx context.Context) bool {
 		// The file appeared, and may have been rotated already.
 		var chain []pendingFile
 		t.listing = t.rotatedFiles()
+		dev, ino := fileID(fi)
 		for _, rf := range t.listing {
-			if !t.before[string(rf.head)] {
+			opened := !rf.gz && rf.dev == dev && rf.ino == ino // renamed since: followed below
+			if !opened && !slices.ContainsFunc(t.before, func(h []byte) bool { return samePrefix(h, rf.head) }) {
 				chain = append(chain, pendingFile{rf: rf})
 			}
 		}
@@ -196,6 +198,16 @@ func (t *tail) start(ctx context.Context) bool {
 		}
 	}
 	return t.follow(newFollow(t.f.opts.Path, fd, fi, 0, t.f.opts.MaxLine))
+}
+
+// noteBefore remembers the rotated files of list: a file rotated after
+// list was made, while the files in it were read, is read before the file
+// then found at the path.
+func (t *tail) noteBefore(list []rotatedFile) {
+	t.before = make([][]byte, 0, len(list))
+	for _, rf := range list {
+		t.before = append(t.before, rf.head)
+	}
 }
 
 // finishChain reads rotated files to their ends, oldest first. The last one
@@ -383,6 +395,7 @@ func (t *tail) checkRotation(ctx context.Context) {
 	old := t.cur
 	old.close()
 	t.cur, t.reading = nil, nil
+	t.noteBefore(list)
 	if t.finishChain(ctx, newer) && t.cur == nil {
 		t.start(ctx)
 	}
