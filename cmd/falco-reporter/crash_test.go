@@ -128,7 +128,18 @@ func TestKill9DuringBurst(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Kill in the middle of the burst, once a fair number were acknowledged
+	// (polled: the machine may be loaded).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 500 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	killedAt := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -143,7 +154,19 @@ func TestKill9DuringBurst(t *testing.T) {
 	// Restart: the spool is replayed. Stop it cleanly so every incident is
 	// written.
 	cmd = daemon(t, cfg, addr)
-	time.Sleep(1500 * time.Millisecond)
+	unreported := func() int {
+		got := reportedFiles(t, filepath.Join(dir, "reports"))
+		n := 0
+		for name, at := range acked {
+			if got[name] == 0 && killedAt.Sub(at) > 150*time.Millisecond {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(60 * time.Second); unreported() > 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("restarted daemon: %v", err)
