@@ -216,10 +216,10 @@ func TestFileInputFollowsRotation(t *testing.T) {
 		}
 	}
 	waitReported := func(n int) {
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(15 * time.Second)
 		for len(reportedFiles(t, filepath.Join(dir, "reports"))) < n {
 			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d alerts reported after 60 s", len(reportedFiles(t, filepath.Join(dir, "reports"))), n)
+				t.Fatalf("%d of %d alerts reported after 15 s", len(reportedFiles(t, filepath.Join(dir, "reports"))), n)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer st.Close()
 
-	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), MaxBytes: int64(cfg.Spool.MaxBytes), Logger: log})
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), Logger: log})
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -167,12 +167,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if replayed > 0 {
 		log.Info().Int("alerts", replayed).Msg("replayed alerts received before the last stop")
 	}
-	// Alerts the HTTP input accepted into the spool only, the queue being
-	// full, are queued from the spool as the writer catches up.
-	feedCtx, stopFeed := context.WithCancel(context.Background())
-	feedDone := make(chan struct{})
-	go func() { defer close(feedDone); q.feed(feedCtx) }()
-	defer func() { stopFeed(); <-feedDone }()
 	inputs, stopInputs := context.WithCancel(context.Background())
 	defer stopInputs()
 	g, gctx := errgroup.WithContext(inputs)
@@ -223,11 +217,6 @@ loop:
 	case <-deadline:
 		log.Warn().Msg("inputs did not stop in time")
 	}
-	if !waitSpilled(q, deadline) {
-		log.Warn().Uint64("alerts", q.spilled()).Msg("shutdown deadline passed before every spooled alert was queued; they stay in the spool for the next start")
-	}
-	stopFeed()
-	<-feedDone
 	q.close()
 	select {
 	case <-writerDone:
@@ -250,19 +239,6 @@ func replay(ctx context.Context, sp *spool.Spool, q *queue) (int, error) {
 		return q.replay(ctx, seq, a)
 	})
 	return n, err
-}
-
-// waitSpilled waits until every alert spooled only is queued, or until
-// deadline, and reports whether they all were.
-func waitSpilled(q *queue, deadline <-chan time.Time) bool {
-	for q.spilled() > 0 {
-		select {
-		case <-deadline:
-			return false
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return true
 }
 
 func waitGroup(g *errgroup.Group) <-chan struct{} {

@@ -27,7 +27,6 @@ type Config struct {
 	Reports   Reports   `yaml:"reports"`
 	Incidents Incidents `yaml:"incidents"`
 	Queue     Queue     `yaml:"queue"`
-	Spool     Spool     `yaml:"spool"`
 	Journal   Journal   `yaml:"journal"`
 	Log       Log       `yaml:"log"`
 	Metrics   Metrics   `yaml:"metrics"`
@@ -104,17 +103,6 @@ type Queue struct {
 	Size int `yaml:"size"`
 }
 
-// Spool bounds the write-ahead spool under state_dir/spool. It is also
-// the buffer of the HTTP input when the queue is full: the HTTP input
-// answers 503 only when the spool holds MaxBytes.
-type Spool struct {
-	MaxBytes ByteSize `yaml:"max_bytes"`
-}
-
-// MinSpoolBytes is the smallest spool.max_bytes: room for two of the
-// largest records the spool takes (spool.MaxPayload, 8 MiB).
-const MinSpoolBytes = 16 << 20
-
 // Journal controls the journal entry written for each report.
 type Journal struct {
 	Reports bool `yaml:"reports"`
@@ -142,10 +130,8 @@ func Defaults() Config {
 		},
 		Incidents: Incidents{Window: 60 * time.Second, UpdateInterval: 5 * time.Second},
 		Queue:     Queue{Size: 10000},
-		// About four hours of a sustained 50 alerts a second.
-		Spool:   Spool{MaxBytes: 1 << 30},
-		Journal: Journal{Reports: true},
-		Log:     Log{Level: "info", Output: "auto"},
+		Journal:   Journal{Reports: true},
+		Log:       Log{Level: "info", Output: "auto"},
 	}
 }
 
@@ -281,9 +267,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Queue.Size <= 0 {
 		bad("queue.size must be positive")
-	}
-	if c.Spool.MaxBytes < MinSpoolBytes {
-		bad("spool.max_bytes must be at least 16MiB")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

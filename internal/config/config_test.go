@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
-	"github.com/falco-reporter/falco-reporter/internal/spool"
 )
 
 func TestShippedConfigLoads(t *testing.T) {
@@ -53,12 +52,6 @@ func TestParse(t *testing.T) {
 				t.Errorf("retention = %+v", c.Reports.Retention)
 			}
 		}},
-		{name: "spool size", yaml: "spool:\n  max_bytes: 64MiB\n", check: func(t *testing.T, c *Config) {
-			if c.Spool.MaxBytes != 64<<20 {
-				t.Errorf("spool = %+v", c.Spool)
-			}
-		}},
-		{name: "spool too small for one large alert", yaml: "spool:\n  max_bytes: 1MiB\n", wantErr: "spool.max_bytes must be at least 16MiB"},
 		{name: "unknown key names key and line", yaml: "reports:\n  dir: /x\n  formtas: [json]\n", wantErr: `line 3: unknown key "formtas"`},
 		{name: "unknown top-level key", yaml: "falco:\n  grpc: {}\nlogging: {}\n", wantErr: `line 3: unknown key "logging"`},
 		{name: "tcp without tls files", yaml: "falco:\n  grpc:\n    address: 10.0.0.1:5060\n", wantErr: "mutual TLS"},
@@ -108,12 +101,6 @@ func TestParse(t *testing.T) {
 func TestOneAlertSizeLimit(t *testing.T) {
 	if MaxAlertBytes != event.MaxAlertBytes || int64(DefaultHTTP().MaxBody) != event.MaxAlertBytes {
 		t.Errorf("config's limit %d, http max_body %d, the inputs' %d", MaxAlertBytes, DefaultHTTP().MaxBody, event.MaxAlertBytes)
-	}
-}
-
-func TestMinSpoolBytes(t *testing.T) {
-	if MinSpoolBytes != 2*spool.MaxPayload || Defaults().Spool.MaxBytes < MinSpoolBytes {
-		t.Errorf("MinSpoolBytes %d, want twice the largest spool record (%d); default %d", MinSpoolBytes, spool.MaxPayload, Defaults().Spool.MaxBytes)
 	}
 }
 

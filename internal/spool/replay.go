@@ -17,13 +17,6 @@ import (
 // Stats.Corrupt; Replay goes on with the next segment. It stops at fn's
 // first error and returns an error wrapping it.
 func (s *Spool) Replay(fn func(seq uint64, payload []byte) error) error {
-	return s.ReplayAfter(0, fn)
-}
-
-// ReplayAfter is Replay for the records above after only: the app reads
-// back, while it runs, the alerts it spooled without queueing them. Records
-// appended while it runs may be left out; a later call finds them.
-func (s *Spool) ReplayAfter(after uint64, fn func(seq uint64, payload []byte) error) error {
 	type part struct {
 		g     *segment
 		limit int64
@@ -34,7 +27,7 @@ func (s *Spool) ReplayAfter(after uint64, fn func(seq uint64, payload []byte) er
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	wm := max(s.watermark, after)
+	wm := s.watermark
 	parts := make([]part, 0, len(s.segs))
 	for i, g := range s.segs {
 		p := part{g: g, limit: g.size, next: s.nextSeq}

@@ -148,28 +148,3 @@ func TestReplayCallbackError(t *testing.T) {
 		t.Fatalf("Replay = %v after %v, want the callback's error after 3 records", err, seen)
 	}
 }
-
-// TestReplayAfter: records above a given seq are read back, across
-// segments and above the watermark, while appends go on.
-func TestReplayAfter(t *testing.T) {
-	s := open(t, Options{Dir: filepath.Join(t.TempDir(), "spool"), SegmentSize: 3 * recSize})
-	appendN(t, s, 0, 10)
-	after := func(seq uint64) []rec {
-		var got []rec
-		if err := s.ReplayAfter(seq, func(seq uint64, p []byte) error {
-			got = append(got, rec{seq, string(p)})
-			return nil
-		}); err != nil {
-			t.Fatalf("ReplayAfter: %v", err)
-		}
-		return got
-	}
-	checkRecs(t, after(4), want(4, 10))
-	checkRecs(t, after(10), nil)
-	appendN(t, s, 10, 12)
-	checkRecs(t, after(10), want(10, 12))
-	if err := s.Trim(7); err != nil {
-		t.Fatal(err)
-	}
-	checkRecs(t, after(4), want(7, 12))
-}

@@ -357,10 +357,10 @@ func (hh *httpHandler) post(w http.ResponseWriter, r *http.Request) {
 	if !hh.sink.Offer(a) {
 		hh.h.opts.OnDrop(DropHTTPOverload)
 		if ok, n := hh.h.overload.allow(time.Now()); ok {
-			hh.h.log.Warn().Int("suppressed", n).Msg("spool full (spool.max_bytes) or stopping: answering 503; Falco drops these alerts")
+			hh.h.log.Warn().Int("suppressed", n).Msg("pipeline full: answering 503 and dropping alerts")
 		}
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, "spool full or stopping, alert not accepted", http.StatusServiceUnavailable)
+		http.Error(w, "pipeline full, alert dropped", http.StatusServiceUnavailable)
 		return
 	}
 	// 200 with an empty body: falcosidekick closes each response unread,

@@ -16,7 +16,7 @@ import (
 
 // Reasons passed to OnDrop by the HTTP and file inputs and by Ingest.
 const (
-	DropHTTPOverload  = "http_overload"  // the pipeline could not hold it (spool full): answered 503
+	DropHTTPOverload  = "http_overload"  // the pipeline was full: answered 503
 	DropHTTPRejected  = "http_rejected"  // a POST that was not a JSON alert: answered 400, 413 or 415
 	DropHTTPForbidden = "http_forbidden" // a POST from a user not allowed: answered 403
 	DropNotAlert      = "not_alert"      // a line that is not a Falco JSON alert

@@ -19,8 +19,7 @@ type Sink interface {
 	Put(ctx context.Context, a event.Alert) error
 
 	// Offer hands over one alert without waiting. It returns false when the
-	// pipeline cannot hold it (the daemon's spool is full, or it is
-	// stopping), so that the HTTP input can answer 503.
+	// pipeline is full, so that the HTTP input can answer 503.
 	Offer(a event.Alert) bool
 }
 
