@@ -139,7 +139,8 @@ sleep 35
 ok "alive after 35 s: watchdog pings arrive"
 
 score=$(systemd-analyze security --no-pager falco-reporter.service | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 0.9) }' || fail "security exposure '$score' above 0.9"
+# 1.0: AF_NETLINK (sock_diag, for falco.http.allowed_uids) costs 0.1 over 0.9.
+[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 1.0) }' || fail "security exposure '$score' above 1.0"
 ok "systemd-analyze security (online): $score"
 
 start=$(date +%s)

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/playbookdir"
 	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/ruleoutput"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/safe"
 	"github.com/falco-reporter/falco-reporter/internal/sdnotify"
@@ -127,6 +129,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		_, err = playbookdir.Load(rules.Default(), cfg.Reports.PlaybooksDir)
 	}
+	if err == nil {
+		err = checkFalco(cfg, stdout, stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
 		return 1
@@ -136,6 +141,29 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", *path)
 	return 0
+}
+
+// checkFalco asks Falco's gRPC server for its version, as the gRPC input
+// would connect. A certificate that falco-reporter or Falco refuses is an
+// error: the daemon could never connect. Falco not running now is only a
+// warning.
+func checkFalco(cfg *config.Config, stdout, stderr io.Writer) error {
+	g := cfg.Falco.GRPC
+	if g == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := stream.CheckGRPC(ctx, stream.GRPCOptions{Address: g.Address, Cert: g.Cert, Key: g.Key, CA: g.CA})
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "falco.grpc: Falco %s answers at %s\n", safe.Line(v), safe.Line(g.Address))
+	case stream.IsCertificateError(err):
+		return fmt.Errorf("falco.grpc: %w", err)
+	default:
+		fmt.Fprintf(stderr, "falco-reporter: warning: falco.grpc: cannot reach Falco now (the daemon retries): %v\n", err)
+	}
+	return nil
 }
 
 // openInput opens FILE, or stdin for "-" or no argument.
@@ -182,6 +210,7 @@ func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "falco-reporter: %s: %v\n", name, err)
 		return 1
 	}
+	ruleoutput.Recover(&a)
 	table, err := playbookdir.Load(rules.Default(), *playbooks)
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter:", err)
@@ -191,6 +220,7 @@ func cmdRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "falco-reporter: warning:", err)
 	}
+	rules.Received(&r, &a)
 	r.ID = "rendered"
 	out := render.Markdown(&r)
 	if *format == "json" {

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // freePort returns a loopback address that is free right now.
@@ -19,6 +23,32 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// daemon starts `falco-reporter run` with an HTTP input and waits until
+// it answers /healthz.
+func daemon(t *testing.T, cfgPath, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "--config", cfgPath)
+	if testing.Verbose() {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not listen on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func alertJSON(i int) []byte {
@@ -49,17 +79,19 @@ func reportedFiles(t *testing.T, dir string) map[string]int {
 }
 
 // TestFileInputFollowsRotation runs the daemon on a file of JSON alerts as
-// Falco's file_output writes it, rotates the file, restarts the daemon,
-// and checks that every line is reported exactly once.
+// Falco's file_output writes it, rotates it with the real logrotate while
+// the daemon runs and while it is stopped, and checks that every line is
+// reported exactly once.
 func TestFileInputFollowsRotation(t *testing.T) {
+	needTool(t, "logrotate")
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events.json")
 	cfg := filepath.Join(dir, "c.yaml")
-	maddr := freePort(t)
-	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  file:\n    path: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\nmetrics:\n  listen: %s\n", events, dir, dir, maddr)), 0o600)
-	d := &onceDaemon{t: t, cfg: cfg, metrics: "http://" + maddr + "/metrics"}
-	appendLines := func(path string, from, to int) {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("falco:\n  file:\n    path: %s\nstate_dir: %s/state\nreports:\n  dir: %s/reports\njournal:\n  reports: false\nlog:\n  output: console\n", events, dir, dir)), 0o600)
+	conf := filepath.Join(dir, "logrotate.conf")
+	os.WriteFile(conf, []byte(events+" {\n    rotate 10\n    create\n}\n"), 0o644)
+	appendLines := func(from, to int) {
+		f, err := os.OpenFile(events, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,25 +100,52 @@ func TestFileInputFollowsRotation(t *testing.T) {
 			f.Write(append(alertJSON(i), '\n'))
 		}
 	}
-	// Each step waits until the daemon has received the lines it must
-	// (its counter starts at 0 in each run), so that a slow machine cannot
-	// make it miss lines or get SIGTERM before it reads them.
-	const received = "falco_reporter_alerts_received_total"
-	appendLines(events, 0, 10)
-	d.start()
-	d.waitMetric(received, 10)
-	appendLines(events, 10, 20)
-	os.Rename(events, events+".1") // logrotate's rename-and-create
-	appendLines(events, 20, 30)
-	d.waitMetric(received, 30)
-	d.settle()
-	appendLines(events, 30, 40) // written while the reporter is down
-	d.start()
-	d.waitMetric(received, 10)
-	d.settle()
+	rotate := func() {
+		out, err := exec.Command("logrotate", "-f", "-s", filepath.Join(dir, "logrotate.status"), conf).CombinedOutput()
+		if err != nil {
+			t.Fatalf("logrotate: %v\n%s", err, out)
+		}
+	}
+	waitReported := func(n int) {
+		deadline := time.Now().Add(time.Minute)
+		for len(reportedFiles(t, filepath.Join(dir, "reports"))) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d alerts reported after a minute", len(reportedFiles(t, filepath.Join(dir, "reports"))), n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	run := func() *exec.Cmd {
+		cmd := exec.Command(binary, "run", "--config", cfg)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	stop := func(cmd *exec.Cmd) {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	}
+	appendLines(0, 10)
+	cmd := run()
+	waitReported(10)
+	appendLines(10, 20)
+	rotate() // rename and create, while the daemon runs
+	appendLines(20, 30)
+	waitReported(30)
+	appendLines(30, 40) // unread when the daemon stops
+	stop(cmd)
+	appendLines(40, 50)
+	rotate() // while the daemon is stopped
+	appendLines(50, 60)
+	cmd = run()
+	waitReported(60)
+	stop(cmd)
 
 	got := reportedFiles(t, filepath.Join(dir, "reports"))
-	for i := range 40 {
+	for i := range 60 {
 		name := fmt.Sprintf("/etc/secret-%05d", i)
 		if got[name] != 1 {
 			t.Errorf("%s reported %d times, want once", name, got[name])

@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	g, gctx := errgroup.WithContext(inputs)
 	for _, s := range sources {
 		g.Go(func() error {
-			if err := s.Run(gctx, q.input(s.Name())); err != nil {
+			if err := s.Run(gctx, recovering{q.input(s.Name())}); err != nil {
 				return fmt.Errorf("input %s: %w", s.Name(), err)
 			}
 			return nil

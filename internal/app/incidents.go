@@ -140,7 +140,7 @@ func keep(a event.Alert) event.Alert {
 
 // alertSize estimates the bytes an alert holds.
 func alertSize(a *event.Alert) int64 {
-	n := int64(len(a.Rule) + len(a.Source) + len(a.Hostname) + len(a.Output) + 128)
+	n := int64(len(a.Rule) + len(a.Source) + len(a.Hostname) + len(a.Output) + len(a.Raw) + 128)
 	for _, t := range a.Tags {
 		n += int64(len(t)) + 16
 	}
@@ -214,6 +214,7 @@ func (inc *incident) report(current *rules.Table, w *writer) report.Report {
 			w.log.Error().Err(err).Str("falco_rule", safe.Line(inc.first.Rule)).Msg("handler failed; generic report written instead")
 		}
 		inc.samples.fill(&r)
+		rules.Received(&r, &inc.first)
 	}
 	r.ID = inc.id
 	r.Occurrences = inc.occ

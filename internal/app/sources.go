@@ -23,14 +23,14 @@ func buildSources(cfg *config.Config, log zerolog.Logger, m *Metrics, h *health,
 	}
 	if g := cfg.Falco.GRPC; g != nil {
 		s, err := stream.NewGRPC(stream.GRPCOptions{Address: g.Address, Cert: g.Cert, Key: g.Key, CA: g.CA,
-			PollInterval: g.PollInterval, Logger: log.With().Str("input", "grpc").Logger(), OnState: onState})
+			PollInterval: g.PollInterval, Logger: log.With().Str("input", "grpc").Logger(), OnState: onState, OnDrop: m.Drop})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
 	}
 	if h := cfg.Falco.HTTP; h != nil {
-		o := stream.HTTPOptions{Listen: h.Listen, Path: h.Path, MaxBody: int64(h.MaxBody),
+		o := stream.HTTPOptions{Listen: h.Listen, Path: h.Path, MaxBody: int64(h.MaxBody), AllowedUIDs: h.AllowedUIDs,
 			Logger: log.With().Str("input", "http").Logger(), OnDrop: m.Drop}
 		if h.TLS != nil {
 			o.TLSCert, o.TLSKey, o.ClientCA = h.TLS.Cert, h.TLS.Key, h.TLS.ClientCA

@@ -56,7 +56,14 @@ type HTTP struct {
 	Path    string   `yaml:"path"`
 	MaxBody ByteSize `yaml:"max_body"`
 	TLS     *TLS     `yaml:"tls"`
+	// AllowedUIDs may post on a loopback or unix listen address.
+	AllowedUIDs []uint32 `yaml:"allowed_uids"`
 }
+
+// MaxAlertBytes is the largest alert every input accepts (64 MiB): the
+// default of falco.http.max_body, the longest line of the file input, the
+// largest gRPC message. It equals event.MaxAlertBytes.
+const MaxAlertBytes = 64 << 20
 
 // TLS is the HTTP input's server certificate and, optionally, the CA that
 // client certificates must chain to.
@@ -154,7 +161,7 @@ func DefaultGRPC() *GRPC {
 
 // DefaultHTTP is the HTTP block's defaults.
 func DefaultHTTP() *HTTP {
-	return &HTTP{Listen: "127.0.0.1:2801", Path: "/", MaxBody: 1 << 20}
+	return &HTTP{Listen: "127.0.0.1:2801", Path: "/", MaxBody: MaxAlertBytes, AllowedUIDs: []uint32{0}}
 }
 
 // Load reads and validates the file at path.
@@ -234,8 +241,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	if h := c.Falco.HTTP; h != nil {
-		if _, _, err := net.SplitHostPort(h.Listen); err != nil {
-			bad("falco.http.listen %q: expected host:port", h.Listen)
+		if l, err := ParseListen(h.Listen); err != nil {
+			bad("falco.http.listen: %v", err)
+		} else if l.Kind == ListenNetwork && (h.TLS == nil || h.TLS.ClientCA == "") {
+			bad("falco.http.listen %q is not a loopback or unix address: anyone who reaches it could forge alerts; "+
+				"require client certificates with falco.http.tls.cert, key and client_ca (Falco's http_output.mtls), or listen on 127.0.0.1", h.Listen)
 		}
 		if !strings.HasPrefix(h.Path, "/") {
 			bad("falco.http.path %q must start with /", h.Path)

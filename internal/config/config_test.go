@@ -2,9 +2,12 @@ package config
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/falco-reporter/falco-reporter/internal/event"
 )
 
 func TestShippedConfigLoads(t *testing.T) {
@@ -40,7 +43,7 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "a present block keeps defaults for omitted keys", yaml: "falco:\n  http:\n    listen: 127.0.0.1:9999\n", check: func(t *testing.T, c *Config) {
-			if c.Falco.HTTP.Path != "/" || c.Falco.HTTP.MaxBody != 1<<20 || c.Falco.HTTP.Listen != "127.0.0.1:9999" {
+			if c.Falco.HTTP.Path != "/" || c.Falco.HTTP.MaxBody != 64<<20 || c.Falco.HTTP.Listen != "127.0.0.1:9999" || !slices.Equal(c.Falco.HTTP.AllowedUIDs, []uint32{0}) {
 				t.Errorf("http = %+v", c.Falco.HTTP)
 			}
 			if c.Falco.GRPC != nil {
@@ -80,6 +83,18 @@ func TestParse(t *testing.T) {
 		{name: "file block needs a path", yaml: "falco:\n  file: {}\n", wantErr: "falco.file.path is required"},
 		{name: "bad log output", yaml: "log:\n  output: syslog\n", wantErr: "log.output"},
 		{name: "not yaml", yaml: "falco: [\n", wantErr: "line"},
+		{name: "allowed uids replace the default", yaml: "falco:\n  http:\n    allowed_uids: [1234, 0]\n", check: func(t *testing.T, c *Config) {
+			if !slices.Equal(c.Falco.HTTP.AllowedUIDs, []uint32{1234, 0}) {
+				t.Errorf("allowed_uids = %v", c.Falco.HTTP.AllowedUIDs)
+			}
+		}},
+		{name: "negative uid", yaml: "falco:\n  http:\n    allowed_uids: [-1]\n", wantErr: "line 3"},
+		{name: "unix listen", yaml: "falco:\n  http:\n    listen: unix:///run/falco-reporter/http.sock\n", check: func(t *testing.T, c *Config) {}},
+		{name: "relative unix listen", yaml: "falco:\n  http:\n    listen: unix://http.sock\n", wantErr: "absolute"},
+		{name: "ipv6 loopback listen", yaml: "falco:\n  http:\n    listen: \"[::1]:2801\"\n", check: func(t *testing.T, c *Config) {}},
+		{name: "network listen without client certificates", yaml: "falco:\n  http:\n    listen: 0.0.0.0:2801\n", wantErr: "could forge alerts"},
+		{name: "network listen with TLS but no client CA", yaml: "falco:\n  http:\n    listen: 192.0.2.10:2801\n    tls: {cert: a, key: b}\n", wantErr: "client_ca"},
+		{name: "network listen with mutual TLS", yaml: "falco:\n  http:\n    listen: 0.0.0.0:2801\n    tls: {cert: a, key: b, client_ca: c}\n", check: func(t *testing.T, c *Config) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +110,12 @@ func TestParse(t *testing.T) {
 			}
 			tt.check(t, c)
 		})
+	}
+}
+
+func TestOneAlertSizeLimit(t *testing.T) {
+	if MaxAlertBytes != event.MaxAlertBytes || int64(DefaultHTTP().MaxBody) != event.MaxAlertBytes {
+		t.Errorf("config's limit %d, http max_body %d, the inputs' %d", MaxAlertBytes, DefaultHTTP().MaxBody, event.MaxAlertBytes)
 	}
 }
 

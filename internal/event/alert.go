@@ -3,6 +3,7 @@
 package event
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,6 +23,37 @@ type Alert struct {
 	Output   string
 	Tags     []string
 	Fields   Fields
+
+	// Message is Falco's "message" property (json_include_message_property:
+	// true): the rule's output without the time and priority in front.
+	// Alerts that carry no output get it as their Output too.
+	Message string
+
+	// Raw is the alert exactly as the input received it, for the report's
+	// raw-alert section: the JSON text for the HTTP and file inputs, the
+	// gRPC message's set fields as JSON for gRPC. It is capped at MaxRaw
+	// bytes and made valid UTF-8.
+	Raw string
+}
+
+// MaxRaw caps Alert.Raw. Reports show the raw alert for reference; the
+// values themselves are kept whole (up to the input's limit) in Fields.
+const MaxRaw = 64 << 10
+
+// MaxAlertBytes is the largest alert every input accepts: the gRPC message,
+// the HTTP body (the default of falco.http.max_body) and the line of a file.
+// A Falco alert can carry several copies of a command line of up to 2 MiB,
+// which JSON escaping of control characters can make six times larger.
+const MaxAlertBytes = 64 << 20
+
+// RawText returns data as Alert.Raw keeps it: valid UTF-8, cut at MaxRaw
+// bytes with a marker saying how much was received.
+func RawText(data []byte) string {
+	if len(data) <= MaxRaw {
+		return validUTF8(string(data))
+	}
+	cut := strings.ToValidUTF8(string(data[:MaxRaw]), "")
+	return fmt.Sprintf("%s… [cut: %d of %d bytes shown]", validUTF8(cut), MaxRaw, len(data))
 }
 
 // Normalize replaces invalid UTF-8 in every string of a with U+FFFD and
@@ -31,6 +63,8 @@ func (a *Alert) Normalize() {
 	a.Source = validUTF8(a.Source)
 	a.Hostname = validUTF8(a.Hostname)
 	a.Output = validUTF8(a.Output)
+	a.Message = validUTF8(a.Message)
+	a.Raw = validUTF8(a.Raw)
 	for i, t := range a.Tags {
 		a.Tags[i] = validUTF8(t)
 	}
@@ -42,8 +76,14 @@ func (a *Alert) Normalize() {
 		}
 		a.Fields = clean
 	}
-	if a.Source == "" {
+	switch a.Source {
+	case "":
 		a.Source = DefaultSource(a.Rule)
+	case SourceSidekickSyscalls:
+		a.Source = SourceSyscall
+	}
+	if a.Output == "" {
+		a.Output = a.Message
 	}
 }
 
@@ -63,6 +103,10 @@ const (
 	SourceInternal = "internal"
 	SourceK8sAudit = "k8s_audit"
 )
+
+// SourceSidekickSyscalls is what falcosidekick puts in an alert that had
+// no source; Falco itself calls that source "syscall".
+const SourceSidekickSyscalls = "syscalls"
 
 // InternalPrefix starts the name of every alert that Falco raises about itself.
 const InternalPrefix = "Falco internal: "
@@ -101,6 +145,8 @@ func (a Alert) Capped(max int) Alert {
 		return strings.ToValidUTF8(s[:max], "")
 	}
 	a.Output = cut(a.Output)
+	a.Message = cut(a.Message)
+	a.Raw = cut(a.Raw)
 	if a.Fields != nil {
 		f := make(Fields, len(a.Fields))
 		for k, v := range a.Fields {

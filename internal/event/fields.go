@@ -17,6 +17,11 @@ const (
 type Value struct {
 	Text string
 	Kind Kind
+	// Recovered marks a value that Falco did not send in output_fields but
+	// that was read back from the alert's output text (see
+	// internal/ruleoutput). It is what Falco printed, but its boundaries
+	// were inferred from the rule's output template.
+	Recovered bool
 }
 
 // Str returns a string Value.

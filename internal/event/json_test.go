@@ -2,6 +2,7 @@ package event
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,35 @@ func TestParseJSON(t *testing.T) {
 		{name: "bad priority", in: `{"rule":"r","priority":"loud","time":"2026-04-02T10:00:01Z"}`, wantErr: "unknown priority"},
 		{name: "bad time", in: `{"rule":"r","priority":"Warning","time":"yesterday"}`, wantErr: "RFC 3339"},
 		{name: "two objects", in: `{"rule":"r","priority":"Warning","time":"2026-04-02T10:00:01Z"}{}`, wantErr: "trailing data"},
+		// Go's encoding/json would match "RULE" to rule and let the last
+		// copy win: the benign rule at Debug.
+		{name: "key differing by case", in: `{"rule":"Terminal shell in container","RULE":"Benign test rule","Priority":"Debug","time":"2026-04-02T10:00:01Z"}`, wantErr: `key "RULE": keys are case-sensitive`},
+		{name: "capitalised key alone", in: `{"Rule":"r","priority":"Warning","time":"2026-04-02T10:00:01Z"}`, wantErr: `key "Rule"`},
+		{name: "duplicate key", in: `{"rule":"Terminal shell in container","priority":"Warning","rule":"Benign test rule","time":"2026-04-02T10:00:01Z"}`, wantErr: `duplicate key "rule"`},
+		{name: "duplicate field", in: `{"rule":"r","priority":"Warning","time":"2026-04-02T10:00:01Z","output_fields":{"fd.name":"/etc/shadow","proc.name":"cat","fd.name":"/tmp/x"}}`, wantErr: `duplicate key "fd.name" in "output_fields"`},
+		{name: "duplicate deep", in: `{"rule":"r","priority":"Warning","time":"2026-04-02T10:00:01Z","output_fields":{"x":[{"a":1,"a":2}]}}`, wantErr: `duplicate key "a"`},
+		{name: "wrong type", in: `{"rule":5,"priority":"Warning","time":"2026-04-02T10:00:01Z"}`, wantErr: `"rule": expected string, got a JSON number`},
+		{name: "not an object", in: `["rule"]`, wantErr: "invalid JSON"},
+		{name: "empty", in: ``, wantErr: "empty document"},
+		{name: "cut short", in: `{"rule":"r","priority":`, wantErr: "invalid JSON"},
+		{name: "sidekick syscalls", in: `{"output":"o","priority":"Warning","rule":"r","time":"2026-04-02T10:00:01.5Z","output_fields":{"fd.name":"/etc/shadow"},"source":"syscalls","tags":["T1555"],"hostname":"h","uuid":"9b2c"}` + "\n", check: func(t *testing.T, a Alert) {
+			if a.Source != "syscall" {
+				t.Errorf("source = %q, want syscall", a.Source)
+			}
+			if !strings.HasPrefix(a.Raw, `{"output":"o"`) || !strings.Contains(a.Raw, `"source":"syscalls"`) || !strings.Contains(a.Raw, `"uuid":"9b2c"`) {
+				t.Errorf("raw = %q: must be the alert as received", a.Raw)
+			}
+		}},
+		{name: "message without output", in: `{"message":"Sensitive file opened | file=/etc/shadow","priority":"Warning","rule":"r","time":"2026-04-02T10:00:01Z"}`, check: func(t *testing.T, a Alert) {
+			if a.Message != "Sensitive file opened | file=/etc/shadow" || a.Output != a.Message {
+				t.Errorf("message %q output %q", a.Message, a.Output)
+			}
+		}},
+		{name: "message with output", in: `{"output":"10:00:01: Warning Sensitive","message":"Sensitive","priority":"Warning","rule":"r","time":"2026-04-02T10:00:01Z"}`, check: func(t *testing.T, a Alert) {
+			if a.Message != "Sensitive" || a.Output != "10:00:01: Warning Sensitive" {
+				t.Errorf("message %q output %q", a.Message, a.Output)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +104,20 @@ func TestParseJSON(t *testing.T) {
 			}
 			tt.check(t, a)
 		})
+	}
+}
+
+func TestRawText(t *testing.T) {
+	if got := RawText([]byte("{\"a\":\"\xff\"}")); got != "{\"a\":\"\uFFFD\"}" {
+		t.Errorf("invalid UTF-8: %q", got)
+	}
+	big := make([]byte, MaxRaw+100)
+	for i := range big {
+		big[i] = 'x'
+	}
+	got := RawText(big)
+	if !strings.HasSuffix(got, fmt.Sprintf("[cut: %d of %d bytes shown]", MaxRaw, len(big))) || len(got) > MaxRaw+64 {
+		t.Errorf("cut raw ends %q (len %d)", got[len(got)-40:], len(got))
 	}
 }
 

@@ -4,6 +4,7 @@
 package falcotest
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/falcosecurity/client-go/pkg/api/outputs"
+	"github.com/falcosecurity/client-go/pkg/api/version"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -35,6 +37,7 @@ type Server struct {
 	end   chan struct{}
 
 	requests atomic.Int64
+	versions atomic.Int64
 	subs     atomic.Int64
 	conns    atomic.Int64
 
@@ -241,6 +244,7 @@ func (s *Server) listen(network, addr string, cfg *tls.Config) (string, error) {
 	}
 	srv := grpc.NewServer(opts...)
 	outputs.RegisterServiceServer(srv, s)
+	version.RegisterServiceServer(srv, versionServer{s: s})
 	s.grpc, s.network, s.tls = srv, network, cfg
 	s.addr = lis.Addr().String()
 	go func() { _ = srv.Serve(countingListener{Listener: lis, n: &s.conns}) }()
@@ -274,6 +278,24 @@ func (s *Server) Stop() {
 		srv.Stop()
 	}
 }
+
+// Version is the version Falco reports.
+const Version = "0.43.0"
+
+// versionServer answers Falco's version service, which Falco's gRPC
+// server also serves.
+type versionServer struct {
+	version.UnimplementedServiceServer
+	s *Server
+}
+
+func (v versionServer) Version(context.Context, *version.Request) (*version.Response, error) {
+	v.s.versions.Add(1)
+	return &version.Response{Version: Version, Major: 0, Minor: 43, Patch: 0}, nil
+}
+
+// Versions returns how many times the version service was called.
+func (s *Server) Versions() int64 { return s.versions.Load() }
 
 // countingListener counts accepted connections.
 type countingListener struct {

@@ -4,6 +4,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -151,8 +152,19 @@ func where(r *report.Report) string {
 	return " (" + code(r.Source, false) + ", reported by Falco on " + code(r.Hostname, false) + ")"
 }
 
-// rawAlert re-creates the alert as Falco's JSON, every string capped.
+// rawAlert shows the alert exactly as the input received it, indented
+// when it is whole JSON (indenting changes only white space: key order,
+// duplicates and number text stay as sent). A report without the received
+// text (built from an alert spooled by an older version) re-creates it as
+// Falco's JSON, every string capped.
 func rawAlert(r *report.Report) string {
+	if r.Raw != "" {
+		var b bytes.Buffer
+		if json.Indent(&b, []byte(r.Raw), "", "  ") == nil {
+			return string(jsonInvisible(b.Bytes()))
+		}
+		return r.Raw
+	}
 	fields := make(map[string]*string, len(r.Fields))
 	for k, v := range r.Fields {
 		if v != nil {

@@ -66,6 +66,14 @@ type Report struct {
 
 	// Fields are the alert's output fields; a nil value is a JSON null.
 	Fields map[string]*string `json:"fields"`
+
+	// Recovered names the fields that Falco did not send in output_fields
+	// and that were read back from the output text instead.
+	Recovered []string `json:"recovered,omitempty"`
+
+	// Raw is the first alert exactly as the input received it (capped at
+	// 64 KiB): Falco's JSON text, or a gRPC message's fields as JSON.
+	Raw string `json:"raw,omitempty"`
 }
 
 // NotShown is how many distinct values of a field were not shown.

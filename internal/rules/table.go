@@ -31,6 +31,7 @@ var builtinTable = sync.OnceValue(func() *Table {
 	// health, not security incidents.
 	t.Add(event.SourceInternal, "Falco internal: syscall event drop", SyscallEventDrop)
 	t.Add(event.SourceInternal, "Falco internal: metrics snapshot", MetricsSnapshot)
+	t.Add(event.SourceInternal, SidekickTestRule, SidekickTest)
 
 	// Dedicated playbooks for every rule of Falco's stable, incubating and
 	// sandbox rule sets: playbooks/<rules file>.yaml.

@@ -25,12 +25,14 @@ type spooledAlert struct {
 	Output   string                  `json:"output"`
 	Tags     []string                `json:"tags"`
 	Fields   map[string]spooledValue `json:"fields"`
+	Raw      string                  `json:"raw,omitempty"`
 }
 
 // spooledValue is one event.Value.
 type spooledValue struct {
 	Text string     `json:"t"`
 	Kind event.Kind `json:"k"`
+	R    bool       `json:"r,omitempty"` // recovered from the output text
 }
 
 // EncodeAlert returns the payload that stores a in the spool. Times come
@@ -46,11 +48,12 @@ func EncodeAlert(a event.Alert) []byte {
 		Hostname: a.Hostname,
 		Output:   a.Output,
 		Tags:     a.Tags,
+		Raw:      a.Raw,
 	}
 	if a.Fields != nil {
 		j.Fields = make(map[string]spooledValue, len(a.Fields))
 		for k, v := range a.Fields {
-			j.Fields[k] = spooledValue{Text: v.Text, Kind: v.Kind}
+			j.Fields[k] = spooledValue{Text: v.Text, Kind: v.Kind, R: v.Recovered}
 		}
 	}
 	b, err := json.Marshal(j)
@@ -81,11 +84,12 @@ func DecodeAlert(b []byte) (event.Alert, error) {
 		Hostname: j.Hostname,
 		Output:   j.Output,
 		Tags:     j.Tags,
+		Raw:      j.Raw,
 	}
 	if j.Fields != nil {
 		a.Fields = make(event.Fields, len(j.Fields))
 		for k, v := range j.Fields {
-			a.Fields[k] = event.Value{Text: v.Text, Kind: v.Kind}
+			a.Fields[k] = event.Value{Text: v.Text, Kind: v.Kind, Recovered: v.R}
 		}
 	}
 	return a, nil

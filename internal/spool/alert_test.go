@@ -27,7 +27,9 @@ func TestAlertRoundTrip(t *testing.T) {
 			"k8s.pod.labels":    {Text: `{"app":"web","tier":["a","b"]}`, Kind: event.JSON},
 			"proc.pname":        event.Str("<NA>"),
 			"":                  event.Str(""),
+			"container.id":      {Text: "920b85e0cae2", Kind: event.String, Recovered: true},
 		},
+		Raw: `{"rule":"Terminal shell in container","output":"A shell was spawned"}`,
 	}
 	tests := []struct {
 		name string

@@ -23,8 +23,13 @@ type Entry struct {
 }
 
 // entryVersion is the first byte of an entry payload. Version 1 payloads
-// are the JSON of EncodeAlert and start with '{'.
-const entryVersion = 2
+// are the JSON of EncodeAlert and start with '{'; version 2 lacks the raw
+// alert and the recovered marks of version 3.
+const entryVersion = 3
+
+// recoveredBit marks, in a field's kind byte, a value read back from the
+// output text (event.Value.Recovered).
+const recoveredBit = 0x80
 
 var errShortEntry = errors.New("decode spool entry: truncated")
 
@@ -56,7 +61,7 @@ func AppendEntry(buf []byte, e *Entry) (out []byte, alertAt int) {
 		}
 	}
 	if a.Fields == nil {
-		return append(buf, 0), alertAt
+		return appendString(append(buf, 0), a.Raw), alertAt
 	}
 	keys := make([]string, 0, len(a.Fields))
 	for k := range a.Fields {
@@ -67,10 +72,14 @@ func AppendEntry(buf []byte, e *Entry) (out []byte, alertAt int) {
 	for _, k := range keys {
 		v := a.Fields[k]
 		buf = appendString(buf, k)
-		buf = append(buf, byte(v.Kind))
+		kind := byte(v.Kind)
+		if v.Recovered {
+			kind |= recoveredBit
+		}
+		buf = append(buf, kind)
 		buf = appendString(buf, v.Text)
 	}
-	return buf, alertAt
+	return appendString(buf, a.Raw), alertAt
 }
 
 // noTime stands for a zero time.Time, which has no Unix nanoseconds.
@@ -97,11 +106,12 @@ func DecodeEntry(p []byte) (Entry, int, error) {
 		return Entry{Alert: a}, 0, err
 	}
 	d := decoder{b: p}
-	if v := d.byte(); v != entryVersion {
+	version := d.byte()
+	if version != entryVersion && version != 2 {
 		if d.err != nil {
 			return Entry{}, 0, d.err
 		}
-		return Entry{}, 0, fmt.Errorf("decode spool entry: unknown version %d", v)
+		return Entry{}, 0, fmt.Errorf("decode spool entry: unknown version %d", version)
 	}
 	var e Entry
 	e.Input = d.string()
@@ -129,9 +139,12 @@ func DecodeEntry(p []byte) (Entry, int, error) {
 		a.Fields = make(event.Fields, n-1)
 		for range n - 1 {
 			k := d.string()
-			kind := event.Kind(d.byte())
-			a.Fields[k] = event.Value{Text: d.string(), Kind: kind}
+			kind := d.byte()
+			a.Fields[k] = event.Value{Text: d.string(), Kind: event.Kind(kind &^ recoveredBit), Recovered: kind&recoveredBit != 0}
 		}
+	}
+	if version >= 3 {
+		a.Raw = d.string()
 	}
 	if d.err == nil && d.i != len(p) {
 		d.err = fmt.Errorf("decode spool entry: %d bytes after the alert", len(p)-d.i)

@@ -24,7 +24,9 @@ func TestEntryRoundTrip(t *testing.T) {
 			"container.name": {Kind: event.Null},
 			"k8s.pod.labels": {Text: `{"app":"web"}`, Kind: event.JSON},
 			"":               event.Str(""),
+			"fd.name":        {Text: "/etc/shadow", Kind: event.String, Recovered: true},
 		},
+		Raw: `{"rule":"Terminal shell in container","output":"A shell"}`,
 	}
 	recv := time.Date(2026, 4, 2, 10, 0, 0, 1, time.UTC)
 	tests := []struct {
@@ -37,6 +39,7 @@ func TestEntryRoundTrip(t *testing.T) {
 		{"before 1970", Entry{Alert: event.Alert{Time: time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC)}}},
 		{"year beyond 9999", Entry{Alert: event.Alert{Time: time.Date(12000, 1, 1, 0, 0, 0, 5, time.UTC)}}},
 		{"negative priority", Entry{Alert: event.Alert{Priority: -3}}},
+		{"raw without fields", Entry{Alert: event.Alert{Raw: "not JSON \x00 at all"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,4 +129,19 @@ func BenchmarkEntry(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDecodeEntryV2: entries spooled by the previous version (no raw alert,
+// no recovered marks) still decode.
+func TestDecodeEntryV2(t *testing.T) {
+	e := Entry{Alert: event.Alert{Rule: "r", Fields: event.Fields{"fd.name": event.Str("/etc/x")}}, Input: "file"}
+	b, _ := AppendEntry(nil, &e)
+	if b[len(b)-1] != 0 {
+		t.Fatal("an empty raw alert is not one zero byte at the end")
+	}
+	v2 := append([]byte{2}, b[1:len(b)-1]...)
+	got, _, err := DecodeEntry(v2)
+	if err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("version 2: %v\n got %#v\nwant %#v", err, got, e)
+	}
 }

@@ -40,8 +40,8 @@ func startFile(t *testing.T, opts FileOptions, sink Sink) (stop func()) {
 				if err != nil {
 					t.Errorf("Run after cancel = %v, want nil", err)
 				}
-			case <-time.After(5 * time.Second):
-				t.Error("Run did not return 5s after cancel")
+			case <-time.After(30 * time.Second): // a hang, not slowness under load
+				t.Error("Run did not return 30s after cancel")
 			}
 		})
 	}
@@ -216,7 +216,7 @@ func TestFileRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dev, ino := fileID(fi); pos != (filePos{Path: path, Inode: ino, Dev: dev, Offset: fi.Size()}) {
+	if dev, ino := fileID(fi); pos.Path != path || pos.Inode != ino || pos.Dev != dev || pos.Offset != fi.Size() || len(pos.identity().head) != int(min(fi.Size(), fpMax)) {
 		t.Errorf("saved %+v, want offset %d of inode %d", pos, fi.Size(), ino)
 	}
 	if entries, _ := os.ReadDir(filepath.Dir(state)); len(entries) != 1 {

@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/falcosecurity/client-go/pkg/api/outputs"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/falco-reporter/falco-reporter/internal/event"
 )
 
 // Defaults of GRPCOptions.
@@ -46,6 +48,9 @@ type GRPCOptions struct {
 	Logger zerolog.Logger
 	// OnState, if set, is called on each change of state.
 	OnState StateFunc
+	// OnDrop, if set, is told of an alert lost because it was larger than
+	// event.MaxAlertBytes.
+	OnDrop func(reason string)
 }
 
 // GRPC subscribes to Falco's gRPC outputs API (Falco 0.43 and older).
@@ -53,10 +58,13 @@ type GRPC struct {
 	opts       GRPCOptions
 	target     falcoTarget
 	settle     time.Duration
+	beat       time.Duration // heartbeat interval
+	beatWait   time.Duration // how long Falco may take to answer one
 	state      atomic.Int32
 	connects   atomic.Uint64
 	stateMu    sync.Mutex // stateMu orders state changes with their logs.
 	stateKnown bool
+	down       downLog
 }
 
 var _ Source = (*GRPC)(nil)
@@ -79,7 +87,7 @@ func NewGRPC(opts GRPCOptions) (*GRPC, error) {
 	if opts.MaxBackoff <= 0 || opts.MaxBackoff > DefaultMaxBackoff {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
-	return &GRPC{opts: opts, target: target, settle: grpcSettle}, nil
+	return &GRPC{opts: opts, target: target, settle: grpcSettle, beat: grpcHeartbeat, beatWait: grpcHeartbeatTimeout}, nil
 }
 
 // Name returns "grpc".
@@ -108,6 +116,9 @@ func (g *GRPC) Run(ctx context.Context, sink Sink) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if status.Code(err) == codes.ResourceExhausted && g.opts.OnDrop != nil {
+			g.opts.OnDrop(DropTooLarge)
+		}
 		if healthy {
 			bo.reset()
 		}
@@ -130,20 +141,26 @@ func (g *GRPC) attempt(ctx context.Context, sink Sink) (bool, error) {
 		return false, err
 	}
 	defer conn.Close()
-	return g.subscribe(ctx, outputs.NewServiceClient(conn), sink)
+	return g.subscribe(ctx, conn, sink)
 }
 
 // setState records a change of state, logs it once and tells OnState.
+// While Falco stays unreachable, the reason is logged again when it
+// changes and at least every grpcRepeatLog, so that a retry loop is never
+// silent.
 func (g *GRPC) setState(s State, reason error) {
 	g.stateMu.Lock()
 	defer g.stateMu.Unlock()
+	log := g.opts.Logger.With().Str("input", g.Name()).Str("address", g.opts.Address).Logger()
 	if g.stateKnown && g.State() == s {
+		if s == StateDisconnected {
+			g.stillDown(log, reason)
+		}
 		return
 	}
 	prev := g.State()
 	g.stateKnown = true
 	g.state.Store(int32(s))
-	log := g.opts.Logger.With().Str("input", g.Name()).Str("address", g.opts.Address).Logger()
 	switch s {
 	case StateConnecting:
 		log.Info().Msg("connecting to falco")
@@ -158,22 +175,98 @@ func (g *GRPC) setState(s State, reason error) {
 		if prev == StateConnecting {
 			msg = "cannot reach falco, retrying"
 		}
-		log.Warn().Str("reason", grpcReason(reason)).Msg(msg)
+		g.down = downLog{kind: reasonKind(reason), at: time.Now()}
+		level(log, reason).Str("reason", grpcReason(reason)).Msg(msg)
 	}
 	if g.opts.OnState != nil {
 		g.opts.OnState(g.Name(), s)
 	}
 }
 
-// grpcReason explains why a subscription ended, for the log.
-func grpcReason(err error) string {
+// While disconnected, an unchanged kind of reason is logged again after
+// grpcRepeatLog, a new one after grpcNewReasonLog (reasons can alternate
+// from one attempt to the next).
+const (
+	grpcRepeatLog    = 5 * time.Minute
+	grpcNewReasonLog = time.Minute
+)
+
+// downLog is what was last logged about being disconnected.
+type downLog struct {
+	kind     string // reasonKind of the reason logged
+	at       time.Time
+	attempts int // failed attempts since then
+}
+
+// stillDown logs another failed attempt if its kind of reason is new or
+// the last log is old, and never more than once a minute. Kinds, not messages, are compared: a refused
+// certificate shows up as "bad certificate" once and "broken pipe" the
+// next time.
+func (g *GRPC) stillDown(log zerolog.Logger, err error) {
+	g.down.attempts++
+	since := time.Since(g.down.at)
+	if since < grpcNewReasonLog || (reasonKind(err) == g.down.kind && since < grpcRepeatLog) {
+		return
+	}
+	level(log, err).Str("reason", grpcReason(err)).Int("attempts", g.down.attempts).Msg("still cannot reach falco, retrying")
+	g.down = downLog{kind: reasonKind(err), at: time.Now()}
+}
+
+// reasonKind groups reasons that call for the same action.
+func reasonKind(err error) string {
 	switch {
 	case err == nil:
 		return "unknown"
+	case IsCertificateError(err):
+		return "certificate"
+	case errors.Is(err, io.EOF):
+		return "eof"
+	case errors.Is(err, errSilent):
+		return "silent"
+	}
+	return status.Code(err).String()
+}
+
+// level is Error for a problem that retrying cannot fix (a certificate
+// Falco or we refuse), Warn otherwise.
+func level(log zerolog.Logger, err error) *zerolog.Event {
+	if IsCertificateError(err) {
+		return log.Error()
+	}
+	return log.Warn()
+}
+
+// IsCertificateError reports whether err is a TLS certificate problem
+// between falco-reporter and Falco, which only a configuration change
+// fixes.
+func IsCertificateError(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "x509: ") || strings.Contains(err.Error(), "tls: "))
+}
+
+// grpcReason explains why a subscription ended, for the log.
+func grpcReason(err error) string {
+	if err == nil {
+		return "unknown"
+	}
+	msg := err.Error()
+	switch {
 	case errors.Is(err, io.EOF):
 		return "falco ended the stream (restarting?)"
 	case status.Code(err) == codes.Unimplemented:
 		return fmt.Sprintf("%v (is grpc_output enabled? Falco 0.44 and later have no gRPC output)", err)
+	case status.Code(err) == codes.ResourceExhausted:
+		return fmt.Sprintf("%v (an alert larger than %d MiB, the largest any input accepts; it is lost)", err, event.MaxAlertBytes>>20)
+	case strings.Contains(msg, "legacy Common Name"):
+		return msg + ": Falco's server certificate names its host only in the Common Name, with no subjectAltName, " +
+			"and Go's TLS refuses such certificates (Falco's documented openssl commands make one). " +
+			"Issue Falco a server certificate with subjectAltName=DNS:<the host in falco.grpc.address> " +
+			"(or IP:<address>): see the README, \"Falco's server certificate\""
+	case strings.Contains(msg, "x509: certificate is valid for"):
+		return msg + ": the host part of falco.grpc.address must be a name or address in Falco's server certificate"
+	case strings.Contains(msg, "x509: certificate signed by unknown authority"):
+		return msg + ": falco.grpc.ca is not the CA that signed Falco's server certificate"
+	case strings.Contains(msg, "tls: ") && strings.Contains(msg, "certificate"):
+		return msg + ": Falco refused our client certificate (falco.grpc.cert), or ours is not valid: it must be signed by the CA in Falco's grpc.root_certs"
 	}
-	return err.Error()
+	return msg
 }

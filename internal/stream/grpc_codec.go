@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -209,6 +211,7 @@ func responseAlert(r *outputs.Response) event.Alert {
 		Source:   r.GetSource(),
 		Hostname: r.GetHostname(),
 		Output:   r.GetOutput(),
+		Raw:      responseRaw(r),
 	}
 	if ts := r.GetTime(); ts != nil {
 		a.Time = time.Unix(ts.GetSeconds(), int64(ts.GetNanos())).UTC()
@@ -225,8 +228,64 @@ func responseAlert(r *outputs.Response) event.Alert {
 			a.Fields[k] = event.GRPCValue(v)
 		}
 	}
+	jsonOutput(&a)
 	a.Normalize()
 	return a
+}
+
+// jsonOutput decodes an output that is a whole JSON alert. Falco formats
+// an alert once for all its outputs, so with json_output: true (for the
+// HTTP or file output) the gRPC output carries the JSON document. Its
+// output text and message replace it; its output_fields, which keep
+// Falco's JSON types, are used when the message has none of its own.
+func jsonOutput(a *event.Alert) {
+	out := strings.TrimSpace(a.Output)
+	if !strings.HasPrefix(out, "{") {
+		return
+	}
+	inner, err := event.ParseJSON([]byte(out))
+	if err != nil {
+		return
+	}
+	a.Output, a.Message = inner.Output, inner.Message
+	if len(inner.Fields) > 0 {
+		a.Fields = inner.Fields
+	}
+}
+
+// rawResponse is a gRPC response shown as JSON: the set fields only, named
+// as in Falco's outputs.proto, in its order.
+type rawResponse struct {
+	Time         string            `json:"time,omitempty"`
+	Priority     string            `json:"priority"`
+	SourceOld    string            `json:"source_deprecated,omitempty"`
+	Rule         string            `json:"rule,omitempty"`
+	Output       string            `json:"output,omitempty"`
+	OutputFields map[string]string `json:"output_fields,omitempty"`
+	Hostname     string            `json:"hostname,omitempty"`
+	Tags         []string          `json:"tags,omitempty"`
+	Source       string            `json:"source,omitempty"`
+}
+
+// responseRaw returns r as event.Alert.Raw keeps it.
+func responseRaw(r *outputs.Response) string {
+	j := rawResponse{
+		Priority: r.GetPriority().String(), Rule: r.GetRule(), Output: r.GetOutput(), OutputFields: r.GetOutputFields(),
+		Hostname: r.GetHostname(), Tags: r.GetTags(), Source: r.GetSource(),
+	}
+	if ts := r.GetTime(); ts != nil {
+		j.Time = time.Unix(ts.GetSeconds(), int64(ts.GetNanos())).UTC().Format(time.RFC3339Nano)
+	}
+	if r.GetSourceDeprecated() != 0 {
+		j.SourceOld = r.GetSourceDeprecated().String()
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(j); err != nil {
+		return ""
+	}
+	return event.RawText(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
 
 // grpcPriority converts Falco's priority enum. A number outside the eight

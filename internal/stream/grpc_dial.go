@@ -8,10 +8,12 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 )
 
 // falcoTarget is where Falco's gRPC server listens.
@@ -85,10 +87,30 @@ func grpcClientTLS(certFile, keyFile, caFile, serverName string) (*tls.Config, e
 	}, nil
 }
 
+// Liveness of a connection to Falco. Falco's server (gRPC C++) refuses
+// client pings more often than every 5 minutes while it sends nothing: the
+// third one closes the connection ("too_many_pings"). So liveness is a
+// heartbeat: a call of Falco's version service every grpcHeartbeat, which
+// Falco answers, and each answer lets the next ping through. grpc-go pings
+// only after grpcKeepalive without anything read, which the heartbeat
+// prevents while Falco answers; when Falco falls silent, the heartbeat
+// times out, and the ping, not answered within grpcKeepaliveTimeout, closes
+// the connection. grpc-go also sets TCP_USER_TIMEOUT to that timeout, so a
+// host that vanished is noticed as soon as our requests go unacknowledged.
+// Either way a silent Falco is noticed within grpcHeartbeat +
+// grpcHeartbeatTimeout (30 s).
+const (
+	grpcHeartbeat        = 20 * time.Second
+	grpcHeartbeatTimeout = 10 * time.Second
+	grpcKeepalive        = 30 * time.Second
+	grpcKeepaliveTimeout = 10 * time.Second
+)
+
 // dial creates a client for one connection attempt. It does not connect:
 // the first RPC does.
 func (t falcoTarget) dial(creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(t.target, grpc.WithTransportCredentials(creds))
+	conn, err := grpc.NewClient(t.target, grpc.WithTransportCredentials(creds),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: grpcKeepalive, Timeout: grpcKeepaliveTimeout}))
 	if err != nil {
 		return nil, fmt.Errorf("grpc client for %s: %w", t.target, err)
 	}

@@ -61,7 +61,7 @@ func (s *grpcSink) rules() []string {
 	return r
 }
 
-// waitFor waits up to 5 s until n alerts arrived.
+// waitFor waits up to 30 s until n alerts arrived.
 func (s *grpcSink) waitFor(t *testing.T, n int) []event.Alert {
 	t.Helper()
 	grpcWait(t, fmt.Sprintf("%d alerts", n), func() bool { return len(s.got()) >= n })
@@ -169,8 +169,16 @@ func fastGRPCOptions(addr string) GRPCOptions {
 // startGRPC runs an input with opts into sink (a new one if nil).
 func startGRPC(t *testing.T, opts GRPCOptions, sink *grpcSink) *grpcRun {
 	t.Helper()
-	if sink == nil {
-		sink = &grpcSink{}
+	return startGRPCWith(t, opts, nil, sink)
+}
+
+// startGRPCWith is startGRPC with a chance to change the input's timings
+// before it runs.
+func startGRPCWith(t *testing.T, opts GRPCOptions, edit func(*GRPC), sinks ...*grpcSink) *grpcRun {
+	t.Helper()
+	sink := &grpcSink{}
+	if len(sinks) > 0 && sinks[0] != nil {
+		sink = sinks[0]
 	}
 	r := &grpcRun{sink: sink, logs: &grpcLogs{}, states: &grpcStates{}, done: make(chan struct{})}
 	opts.Logger = zerolog.New(r.logs)
@@ -180,6 +188,9 @@ func startGRPC(t *testing.T, opts GRPCOptions, sink *grpcSink) *grpcRun {
 		t.Fatal(err)
 	}
 	g.settle = 50 * time.Millisecond
+	if edit != nil {
+		edit(g)
+	}
 	r.g = g
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

@@ -2,18 +2,19 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/falcosecurity/client-go/pkg/api/outputs"
+	"github.com/falcosecurity/client-go/pkg/api/version"
 	"google.golang.org/grpc"
-)
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
-// maxAlertBytes is the largest alert accepted. gRPC's default, 4 MiB, is
-// less than an alert with a few megabyte-long attacker-made values; one
-// that large would end the stream and be lost.
-const maxAlertBytes = 64 << 20
+	"github.com/falco-reporter/falco-reporter/internal/event"
+)
 
 // subscribe runs one sub stream until it fails or ctx ends. It reports
 // whether the stream became healthy (delivered an alert, or lived past the
@@ -23,10 +24,13 @@ const maxAlertBytes = 64 << 20
 // goes out at once and then every PollInterval, except while an alert is
 // being handed to the sink: a full pipeline thus leaves alerts in Falco's
 // queue instead of in ours.
-func (g *GRPC) subscribe(ctx context.Context, client outputs.ServiceClient, sink Sink) (bool, error) {
+func (g *GRPC) subscribe(ctx context.Context, conn grpc.ClientConnInterface, sink Sink) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sub, err := client.Sub(ctx, grpc.ForceCodecV2(lenientCodec{}), grpc.MaxCallRecvMsgSize(maxAlertBytes))
+	// Alerts up to event.MaxAlertBytes, as every input: gRPC's default,
+	// 4 MiB, is less than an alert with megabyte-long attacker-made values,
+	// and one too large would end the stream and be lost.
+	sub, err := outputs.NewServiceClient(conn).Sub(ctx, grpc.ForceCodecV2(lenientCodec{}), grpc.MaxCallRecvMsgSize(event.MaxAlertBytes))
 	if err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
@@ -38,6 +42,8 @@ func (g *GRPC) subscribe(ctx context.Context, client outputs.ServiceClient, sink
 	received := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() { done <- grpcReceive(ctx, sub, sink, &busy, received) }()
+	silent := make(chan error, 1)
+	go func() { silent <- g.heartbeat(ctx, conn) }()
 
 	healthy := false
 	up := func() {
@@ -55,6 +61,10 @@ func (g *GRPC) subscribe(ctx context.Context, client outputs.ServiceClient, sink
 		select {
 		case err := <-done:
 			return healthy, err
+		case err := <-silent:
+			if ctx.Err() == nil {
+				return healthy, err
+			}
 		case <-received:
 			up()
 		case <-settle.C:
@@ -70,6 +80,36 @@ func (g *GRPC) subscribe(ctx context.Context, client outputs.ServiceClient, sink
 		}
 	}
 }
+
+// heartbeat calls Falco's version service every g.beat until ctx ends, and
+// returns an error when Falco leaves a call unanswered for g.beatWait. Any
+// answer, even an error status, shows that Falco is there.
+func (g *GRPC) heartbeat(ctx context.Context, conn grpc.ClientConnInterface) error {
+	client := version.NewServiceClient(conn)
+	tick := time.NewTicker(g.beat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		bctx, cancel := context.WithTimeout(ctx, g.beatWait)
+		_, err := client.Version(bctx, &version.Request{}, grpc.ForceCodecV2(lenientCodec{}))
+		cancel()
+		switch status.Code(err) {
+		case codes.DeadlineExceeded:
+			if ctx.Err() == nil {
+				return fmt.Errorf("falco did not answer a heartbeat within %s: %w", g.beatWait, errSilent)
+			}
+		case codes.Unavailable:
+			// The stream sees the broken connection too, and says why.
+		}
+	}
+}
+
+// errSilent marks a Falco that stopped answering on an open connection.
+var errSilent = errors.New("falco is silent (hung, or its host unreachable)")
 
 // grpcReceive hands every alert of the stream to sink until the stream ends.
 // busy is set while an alert is being handed over; received is signalled

@@ -215,6 +215,10 @@ func TestGRPCReasons(t *testing.T) {
 		{fmt.Errorf("receive: %w", io.EOF), "falco ended the stream"},
 		{fmt.Errorf("receive: %w", status.Error(codes.Unimplemented, "unknown service")), "grpc_output"},
 		{fmt.Errorf("dial: refused"), "dial: refused"},
+		{status.Error(codes.ResourceExhausted, "grpc: received message larger than max (70000000 vs. 67108864)"), "larger than 64 MiB"},
+		{status.Error(codes.Unavailable, "x509: certificate relies on legacy Common Name field, use SANs instead"), "subjectAltName=DNS:"},
+		{status.Error(codes.Unavailable, "x509: certificate signed by unknown authority"), "falco.grpc.ca"},
+		{status.Error(codes.Unavailable, "x509: certificate is valid for falco-1, not falco-2"), "falco.grpc.address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

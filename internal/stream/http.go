@@ -19,14 +19,26 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/falco-reporter/falco-reporter/internal/config"
 	"github.com/falco-reporter/falco-reporter/internal/event"
 )
 
-// HTTP defaults.
+// HTTP defaults. The body limit is the one every input has.
 const (
 	DefaultHTTPListen  = "127.0.0.1:2801"
 	DefaultHTTPPath    = "/"
-	DefaultHTTPMaxBody = 1 << 20
+	DefaultHTTPMaxBody = event.MaxAlertBytes
+)
+
+// DefaultAllowedUIDs may post on a loopback or unix address: Falco runs as
+// root.
+var DefaultAllowedUIDs = []uint32{0}
+
+// Bodies larger than smallBody are read at most bigBodies at a time, so
+// that many concurrent posts of the largest size cannot exhaust memory.
+const (
+	smallBody = 1 << 20
+	bigBodies = 2
 )
 
 // healthPath answers GET with 200 "ok" for probes.
@@ -37,21 +49,31 @@ const httpShutdownTimeout = 3 * time.Second
 
 // HTTPOptions configures the HTTP input.
 type HTTPOptions struct {
-	Listen   string // host:port; DefaultHTTPListen if empty, port 0 picks one
-	Path     string // where alerts are POSTed; DefaultHTTPPath if empty
+	// Listen is host:port or unix:///path; DefaultHTTPListen if empty,
+	// port 0 picks one. Any address but loopback or unix needs ClientCA.
+	Listen   string
+	Path     string // where alerts are POSTed or PUT; DefaultHTTPPath if empty
 	MaxBody  int64  // largest body accepted, after gzip; DefaultHTTPMaxBody if 0
 	TLSCert  string // PEM certificate file; with TLSKey turns on HTTPS
 	TLSKey   string // PEM private key file
 	ClientCA string // PEM CA bundle; requires and verifies client certificates
-	Logger   zerolog.Logger
-	OnDrop   func(reason string) // told of every alert refused; may be nil
+	// AllowedUIDs may post on a loopback or unix address, checked against
+	// the kernel's record of who opened the connection;
+	// DefaultAllowedUIDs if nil.
+	AllowedUIDs []uint32
+	Logger      zerolog.Logger
+	OnDrop      func(reason string) // told of every alert refused; may be nil
 }
 
 // HTTP receives alerts POSTed by Falco's http_output or by Falcosidekick's
 // webhook output, one JSON alert per request.
 type HTTP struct {
 	opts     HTTPOptions
+	kind     config.ListenKind
+	network  string // "tcp" or "unix"
+	address  string // what to listen on
 	tls      *tls.Config
+	big      chan struct{} // a slot per body over smallBody being read
 	log      zerolog.Logger
 	ready    chan struct{}
 	once     sync.Once
@@ -59,6 +81,7 @@ type HTTP struct {
 	addr     net.Addr
 	overload logEvery // pipeline full
 	rejected logEvery // refused requests
+	denied   logEvery // posts from peers not allowed
 	server   logEvery // net/http's own messages
 }
 
@@ -77,8 +100,19 @@ func NewHTTP(opts HTTPOptions) (*HTTP, error) {
 	if opts.OnDrop == nil {
 		opts.OnDrop = func(string) {}
 	}
+	if opts.AllowedUIDs == nil {
+		opts.AllowedUIDs = DefaultAllowedUIDs
+	}
 	if !strings.HasPrefix(opts.Path, "/") || opts.Path == healthPath {
 		return nil, fmt.Errorf("http path %q: must start with / and not be %s", opts.Path, healthPath)
+	}
+	l, err := config.ParseListen(opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http %w", err)
+	}
+	if l.Kind == config.ListenNetwork && opts.ClientCA == "" {
+		return nil, fmt.Errorf("http listen address %s is not loopback: anyone who reaches it could forge alerts; "+
+			"require client certificates (TLS cert, key and client CA; Falco's http_output.mtls)", opts.Listen)
 	}
 	cfg, err := httpTLSConfig(opts)
 	if err != nil {
@@ -86,11 +120,16 @@ func NewHTTP(opts HTTPOptions) (*HTTP, error) {
 	}
 	return &HTTP{
 		opts:     opts,
+		kind:     l.Kind,
+		network:  l.Network,
+		address:  l.Address,
 		tls:      cfg,
+		big:      make(chan struct{}, bigBodies),
 		log:      opts.Logger.With().Str("input", "http").Logger(),
 		ready:    make(chan struct{}),
 		overload: logEvery{every: time.Minute},
 		rejected: logEvery{every: time.Minute},
+		denied:   logEvery{every: time.Minute},
 		server:   logEvery{every: time.Minute},
 	}, nil
 }
@@ -144,16 +183,16 @@ func (h *HTTP) Addr() net.Addr {
 // It returns an error when it cannot listen, e.g. the address is in use.
 func (h *HTTP) Run(ctx context.Context, sink Sink) error {
 	defer h.once.Do(func() { close(h.ready) })
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", h.opts.Listen)
+	ln, err := h.listen(ctx)
 	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
+		return err
 	}
 	h.mu.Lock()
 	h.addr = ln.Addr()
 	h.mu.Unlock()
 	srv := &http.Server{
 		Handler:           &httpHandler{h: h, sink: sink},
+		ConnContext:       peerContext,
 		TLSConfig:         h.tls,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -170,8 +209,12 @@ func (h *HTTP) Run(ctx context.Context, sink Sink) error {
 			done <- srv.Serve(ln)
 		}
 	}()
-	h.log.Info().Str("listen", ln.Addr().String()).Str("path", h.opts.Path).
-		Bool("tls", h.tls != nil).Bool("client_cert", h.opts.ClientCA != "").Msg("listening for alerts")
+	log := h.log.Info().Str("listen", ln.Addr().String()).Str("path", h.opts.Path).
+		Bool("tls", h.tls != nil).Bool("client_cert", h.opts.ClientCA != "")
+	if h.kind != config.ListenNetwork {
+		log = log.Uints32("allowed_uids", h.opts.AllowedUIDs)
+	}
+	log.Msg("listening for alerts")
 	h.once.Do(func() { close(h.ready) })
 	select {
 	case err := <-done:
@@ -185,6 +228,35 @@ func (h *HTTP) Run(ctx context.Context, sink Sink) error {
 	}
 	<-done
 	return nil
+}
+
+// listen opens the listener. A socket left behind by a reporter that died
+// is replaced; the socket's mode lets any local user connect, because
+// every connection's uid is then checked against AllowedUIDs.
+func (h *HTTP) listen(ctx context.Context) (net.Listener, error) {
+	if h.network == "unix" {
+		if fi, err := os.Lstat(h.address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.Dial("unix", h.address); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("http listen: %s: another process serves this socket", h.address)
+			}
+			if err := os.Remove(h.address); err != nil {
+				return nil, fmt.Errorf("http listen: remove stale socket: %w", err)
+			}
+		}
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, h.network, h.address)
+	if err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	if h.network == "unix" {
+		if err := os.Chmod(h.address, 0o666); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("http listen: %w", err)
+		}
+	}
+	return ln, nil
 }
 
 // serverLogWriter sends net/http's own messages (TLS handshake failures,
@@ -222,9 +294,13 @@ func (hh *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	switch r.URL.Path {
 	case hh.h.opts.Path:
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "method not allowed: POST one JSON alert", http.StatusMethodNotAllowed)
+		// falcosidekick's webhook.method may be PUT.
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "method not allowed: POST (or PUT) one JSON alert", http.StatusMethodNotAllowed)
+			return
+		}
+		if !hh.allowed(w, r) {
 			return
 		}
 		hh.post(w, r)
@@ -239,6 +315,31 @@ func (hh *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// allowed checks who is posting: on a loopback or unix address the uid
+// of the process that opened the connection must be allowed (on any other
+// address, TLS has already required a client certificate). A refusal is
+// answered 403, counted and logged.
+func (hh *httpHandler) allowed(w http.ResponseWriter, r *http.Request) bool {
+	if hh.h.kind == config.ListenNetwork {
+		return true
+	}
+	uid, err := peerUID(r.Context())
+	if err == nil && allowedUID(hh.h.opts.AllowedUIDs, uid) {
+		return true
+	}
+	hh.h.opts.OnDrop(DropHTTPForbidden)
+	if ok, n := hh.h.denied.allow(time.Now()); ok {
+		ev := hh.h.log.Warn().Str("remote", r.RemoteAddr).Int("suppressed", n)
+		if err != nil {
+			ev.Err(err).Msg("refused a post: cannot tell which user sent it")
+		} else {
+			ev.Uint32("uid", uid).Uints32("allowed_uids", hh.h.opts.AllowedUIDs).Msg("refused a post from a user not in falco.http.allowed_uids")
+		}
+	}
+	http.Error(w, "forbidden: this user may not post alerts (falco.http.allowed_uids)", http.StatusForbidden)
+	return false
 }
 
 // post accepts one alert.
@@ -262,8 +363,10 @@ func (hh *httpHandler) post(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "pipeline full, alert dropped", http.StatusServiceUnavailable)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, "ok\n")
+	// 200 with an empty body: falcosidekick closes each response unread,
+	// and a body would stop it from reusing the connection; Falco's
+	// libcurl prints any body to its stdout with http_output.echo.
+	w.WriteHeader(http.StatusOK)
 }
 
 // read checks the headers, reads the body within the size limit and parses
@@ -275,6 +378,14 @@ func (hh *httpHandler) read(w http.ResponseWriter, r *http.Request) (event.Alert
 	max := hh.h.opts.MaxBody
 	if r.ContentLength > max {
 		return event.Alert{}, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", max)}
+	}
+	if r.ContentLength < 0 || r.ContentLength > smallBody {
+		select {
+		case hh.h.big <- struct{}{}:
+			defer func() { <-hh.h.big }()
+		case <-r.Context().Done():
+			return event.Alert{}, &httpError{http.StatusServiceUnavailable, "stopping"}
+		}
 	}
 	var body io.Reader = http.MaxBytesReader(w, r.Body, max)
 	gzipped := false

@@ -33,7 +33,13 @@ import (
 // returns its base URL.
 func startHTTP(t *testing.T, opts HTTPOptions, sink Sink) (*HTTP, string) {
 	t.Helper()
-	opts.Listen = "127.0.0.1:0"
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.AllowedUIDs == nil {
+		// The tests run as root in CI; let them run as anyone.
+		opts.AllowedUIDs = []uint32{uint32(os.Getuid())}
+	}
 	opts.Logger = zerolog.Nop()
 	h, err := NewHTTP(opts)
 	if err != nil {
@@ -64,6 +70,9 @@ func startHTTP(t *testing.T, opts HTTPOptions, sink Sink) (*HTTP, string) {
 	scheme := "http"
 	if opts.TLSCert != "" {
 		scheme = "https"
+	}
+	if h.network == "unix" {
+		return h, "http://unix"
 	}
 	return h, scheme + "://" + h.Addr().String()
 }
@@ -122,12 +131,12 @@ func TestHTTPPost(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"falco http_output", "application/json", "", falco, 200, "ok"},
-		{"falcosidekick webhook", "application/json; charset=utf-8", "", readTestdata(t, "sidekick_webhook.json"), 200, "ok"},
-		{"no content type", "", "", falco, 200, "ok"},
-		{"nested json in output_fields", "application/json", "", lines[1], 200, "ok"},
-		{"no output, tags or output_fields", "application/json", "", lines[3], 200, "ok"},
-		{"gzip body", "application/json", "gzip", gzipped(t, falco), 200, "ok"},
+		{"falco http_output", "application/json", "", falco, 200, ""},
+		{"falcosidekick webhook", "application/json; charset=utf-8", "", readTestdata(t, "sidekick_webhook.json"), 200, ""},
+		{"no content type", "", "", falco, 200, ""},
+		{"nested json in output_fields", "application/json", "", lines[1], 200, ""},
+		{"no output, tags or output_fields", "application/json", "", lines[3], 200, ""},
+		{"gzip body", "application/json", "gzip", gzipped(t, falco), 200, ""},
 		{"bad json", "application/json", "", []byte(`{"rule":`), 400, "invalid JSON"},
 		{"missing rule", "application/json", "", []byte(`{"priority":"Warning","time":"2026-04-02T10:00:01Z"}`), 400, `"rule"`},
 		{"missing priority", "application/json", "", []byte(`{"rule":"r","time":"2026-04-02T10:00:01Z"}`), 400, `"priority"`},
@@ -147,8 +156,8 @@ func TestHTTPPost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body := httpDo(t, http.DefaultClient, http.MethodPost, base+"/", tt.ctype, tt.encoding, tt.body)
-			if code != tt.code || !strings.Contains(body, tt.contains) {
-				t.Errorf("got %d %q, want %d containing %q", code, body, tt.code, tt.contains)
+			if code != tt.code || !strings.Contains(body, tt.contains) || (code == 200 && body != "") {
+				t.Errorf("got %d %q, want %d containing %q (200: empty)", code, body, tt.code, tt.contains)
 			}
 		})
 		if tt.code == 200 {
@@ -201,10 +210,11 @@ func TestHTTPRoutes(t *testing.T) {
 		contains     string
 	}{
 		{http.MethodGet, "/falco", 405, "POST"},
-		{http.MethodPut, "/falco", 405, "POST"},
-		{http.MethodPost, "/falco", 200, "ok"},
+		{http.MethodDelete, "/falco", 405, "PUT"},
+		{http.MethodPut, "/falco", 200, ""},
+		{http.MethodPost, "/falco", 200, ""},
 		{http.MethodPost, "/", 404, ""},
-		{http.MethodGet, "/healthz", 200, "ok"},
+		{http.MethodGet, "/healthz", 200, ""},
 		{http.MethodPost, "/healthz", 405, ""},
 	}
 	for _, tt := range tests {
@@ -322,6 +332,9 @@ func TestNewHTTPErrors(t *testing.T) {
 		{"CA file without PEM", HTTPOptions{TLSCert: pki.serverCert, TLSKey: pki.serverKey, ClientCA: pki.notPEM}},
 		{"relative path", HTTPOptions{Path: "falco"}},
 		{"health path", HTTPOptions{Path: "/healthz"}},
+		{"all interfaces without client certificates", HTTPOptions{Listen: "0.0.0.0:2801"}},
+		{"LAN address with TLS but no client CA", HTTPOptions{Listen: "192.0.2.10:2801", TLSCert: pki.serverCert, TLSKey: pki.serverKey}},
+		{"relative unix path", HTTPOptions{Listen: "unix://run/x.sock"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,6 +388,7 @@ type testPKI struct {
 	caFile, serverCert, serverKey, notPEM string
 	pool                                  *x509.CertPool
 	clientCert, strangerCert              tls.Certificate
+	clientKey                             *ecdsa.PrivateKey
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -398,6 +412,7 @@ func newTestPKI(t *testing.T) *testPKI {
 		serverKey:    writePEM(t, dir, "server-key.pem", "PRIVATE KEY", pkcs8(t, srvKey)),
 		pool:         x509.NewCertPool(),
 		clientCert:   tls.Certificate{Certificate: [][]byte{cli.Raw}, PrivateKey: cliKey},
+		clientKey:    cliKey,
 		strangerCert: tls.Certificate{Certificate: [][]byte{str.Raw}, PrivateKey: strKey},
 	}
 	p.notPEM = filepath.Join(dir, "not.pem")

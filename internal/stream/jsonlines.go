@@ -16,14 +16,18 @@ import (
 
 // Reasons passed to OnDrop by the HTTP and file inputs and by Ingest.
 const (
-	DropHTTPOverload = "http_overload" // the pipeline was full: answered 503
-	DropHTTPRejected = "http_rejected" // a POST that was not a JSON alert: answered 400, 413 or 415
-	DropNotAlert     = "not_alert"     // a line that is not a Falco JSON alert
-	DropLineTooLong  = "line_too_long" // a line longer than the line limit
+	DropHTTPOverload  = "http_overload"  // the pipeline was full: answered 503
+	DropHTTPRejected  = "http_rejected"  // a POST that was not a JSON alert: answered 400, 413 or 415
+	DropHTTPForbidden = "http_forbidden" // a POST from a user not allowed: answered 403
+	DropNotAlert      = "not_alert"      // a line that is not a Falco JSON alert
+	DropLineTooLong   = "line_too_long"  // a line longer than the line limit
+	DropTooLarge      = "too_large"      // a gRPC message larger than event.MaxAlertBytes
+	DropFileUnread    = "file_unread"    // a rotated file with unread lines was gone (once per file)
 )
 
-// DefaultMaxLine is the longest line of JSON the file input and Ingest read.
-const DefaultMaxLine = 1 << 20
+// DefaultMaxLine is the longest line of JSON the file input and Ingest
+// read: the largest alert every input accepts.
+const DefaultMaxLine = event.MaxAlertBytes
 
 // errLineTooLong marks a line that was longer than the limit and skipped.
 var errLineTooLong = errors.New("line too long")

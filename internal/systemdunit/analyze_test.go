@@ -11,7 +11,9 @@ import (
 // maxExposure is the highest `systemd-analyze security` score the unit may
 // have: what it rates today (systemd-hostnamed.service, a well-sandboxed
 // service, rates 1.5). packaging/test-sandbox.sh checks the same online.
-const maxExposure = 0.9
+// AF_NETLINK, for the socket diagnostics that tell who opened a loopback
+// connection to the HTTP input, costs 0.1 over the 0.9 it rated before.
+const maxExposure = 1.0
 
 var exposureRE = regexp.MustCompile(`Overall exposure level for \S+: ([0-9]+(?:\.[0-9]+)?)`)
 

@@ -42,7 +42,7 @@ func TestUnitDirectives(t *testing.T) {
 		{"PrivateTmp", "yes"},
 		{"NoNewPrivileges", "yes"},
 		{"CapabilityBoundingSet", ""},
-		{"RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"},
+		{"RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK"}, // netlink: sock_diag for falco.http.allowed_uids
 		{"IPAddressDeny", "any"},
 		{"IPAddressAllow", "localhost"},
 		{"MemoryDenyWriteExecute", "yes"},
