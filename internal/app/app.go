@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 
 	w := &writer{
-		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, log: log,
+		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, reportJSON: cfg.Journal.ReportJSON, log: log,
 		metrics: metrics, window: cfg.Incidents.Window, update: cfg.Incidents.UpdateInterval,
 		now: time.Now, healthy: healthy, open: map[string]*incident{}, byAge: list.New(), written: written, spool: sp,
 	}

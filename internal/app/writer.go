@@ -66,14 +66,17 @@ type writer struct {
 	table   *atomic.Pointer[rules.Table]
 	formats []string
 	journal *journal.Reporter // nil: no journal entries
-	log     zerolog.Logger
-	metrics *Metrics
-	window  time.Duration
-	update  time.Duration
-	now     func() time.Time
-	onLoop  func() // called on every turn of the loop: the watchdog ping
-	healthy *atomic.Bool
-	written func(r *report.Report, path string) // may be nil
+	// reportJSON puts the JSON report in each journal entry
+	// (journal.report_json).
+	reportJSON bool
+	log        zerolog.Logger
+	metrics    *Metrics
+	window     time.Duration
+	update     time.Duration
+	now        func() time.Time
+	onLoop     func() // called on every turn of the loop: the watchdog ping
+	healthy    *atomic.Bool
+	written    func(r *report.Report, path string) // may be nil
 
 	open    map[string]*incident
 	byAge   *list.List  // keys of open incidents, least recently folded first
@@ -291,7 +294,7 @@ func (w *writer) journalEntry(r *report.Report, path string) {
 	if r.Occurrences > 1 {
 		msg += fmt.Sprintf(" (%d occurrences)", r.Occurrences)
 	}
-	err = w.journal.Send(journal.Entry{
+	e := journal.Entry{
 		Message:  msg,
 		Priority: int(prio),
 		Fields: map[string]string{
@@ -303,7 +306,19 @@ func (w *writer) journalEntry(r *report.Report, path string) {
 			journal.FieldReportPath:  path,
 			journal.FieldOccurrences: strconv.Itoa(r.Occurrences),
 		},
-	})
+	}
+	if w.reportJSON {
+		// Every write of a report sends an entry, with its count so far:
+		// the last one of an incident holds its final count.
+		var cut string
+		e.ReportJSON, cut, err = render.JournalJSON(r, journal.MaxReportJSON)
+		e.ReportCut = cut != ""
+		if err != nil {
+			w.log.Warn().Err(err).Msg("journal entry for a report sent without REPORT_JSON")
+			e.ReportCut = true
+		}
+	}
+	err = w.journal.Send(e)
 	if err != nil {
 		w.metrics.Drop("journal_entry")
 		w.log.Warn().Err(err).Msg("journal entry for a report could not be sent")

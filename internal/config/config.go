@@ -99,6 +99,9 @@ type Queue struct {
 // Journal controls the journal entry written for each report.
 type Journal struct {
 	Reports bool `yaml:"reports"`
+	// ReportJSON adds the whole JSON report to each entry (REPORT_JSON),
+	// for a central store fed by systemd-journal-upload (docs/fleet.md).
+	ReportJSON bool `yaml:"report_json"`
 }
 
 // Log controls the daemon's own logs.
@@ -123,7 +126,7 @@ func Defaults() Config {
 		},
 		Incidents: Incidents{Window: 60 * time.Second, UpdateInterval: 5 * time.Second},
 		Queue:     Queue{Size: 10000},
-		Journal:   Journal{Reports: true},
+		Journal:   Journal{Reports: true, ReportJSON: true},
 		Log:       Log{Level: "info", Output: "auto"},
 	}
 }

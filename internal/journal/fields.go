@@ -20,6 +20,10 @@ const (
 	FieldReportID    = "REPORT_ID"
 	FieldReportPath  = "REPORT_PATH"
 	FieldOccurrences = "OCCURRENCES"
+	// FieldReportJSON holds the whole JSON report (journal.report_json),
+	// and FieldReportTruncated is 1 when that report was cut to fit.
+	FieldReportJSON      = "REPORT_JSON"
+	FieldReportTruncated = "REPORT_TRUNCATED"
 )
 
 // fieldIdentifier is journald's field for the program name.

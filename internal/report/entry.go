@@ -2,6 +2,34 @@ package report
 
 import "time"
 
+// SubjectFields name, per plugin source, the field that says who or what
+// an alert is about and a field that places it (Entry.Subject). The field
+// names are those of Falco's plugin rules files (k8s_audit,
+// aws_cloudtrail, gcp_auditlog, github, okta).
+var SubjectFields = map[string][2]string{
+	"k8s_audit":      {"ka.user.name", "ka.target.namespace"},
+	"aws_cloudtrail": {"ct.user", "ct.region"},
+	"gcp_auditlog":   {"gcp.user", "gcp.projectId"},
+	"github":         {"github.user", "github.repo.name"},
+	"okta":           {"okta.actor.name", "okta.client.ip"},
+}
+
+// ListingField reports whether a listing reads the alert field name: for
+// the subject, the container, or the executable. A report cut to fit a
+// small place keeps these fields.
+func ListingField(name string) bool {
+	switch name {
+	case "container.id", "container.full_id", "container.name", "k8s.pod.name", "k8s.ns.name", "proc.exepath", "proc.exe":
+		return true
+	}
+	for _, f := range SubjectFields {
+		if name == f[0] || name == f[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // Entry is what a listing shows of one stored report: enough to filter,
 // sort and open it, without the playbook text. internal/query reads
 // entries back from the reports; internal/render shows them.
