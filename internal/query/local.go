@@ -102,12 +102,17 @@ func newestFirst(a, b *report.Entry) int {
 
 // Get implements Backend. ref is a path when it names an existing file or
 // has a path separator; otherwise an id or id prefix.
-func (l *Local) Get(ctx context.Context, ref string) (*Doc, error) {
+func (l *Local) Get(ctx context.Context, ref string, f Filter) (*Doc, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("%w: empty id", ErrNotFound)
 	}
 	if _, err := os.Lstat(ref); err == nil || strings.ContainsRune(ref, filepath.Separator) {
 		return readDoc(ref)
+	}
+	f.Grep = ""
+	m, err := compile(f)
+	if err != nil {
+		return nil, err
 	}
 	l.mu.Lock()
 	all, err := l.scanCached()
@@ -120,6 +125,9 @@ func (l *Local) Get(ctx context.Context, ref string) (*Doc, error) {
 	}
 	var found []*record
 	for _, r := range all {
+		if !m.match(r) {
+			continue
+		}
 		if r.entry.ID == ref {
 			found = []*record{r}
 			break
