@@ -62,11 +62,11 @@ type Server struct {
 	// server started with -tls or -httpAuth.*.
 	Client         *http.Client
 	User, Password string
-	bin  string
-	dir  string
-	args []string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	bin            string
+	dir            string
+	args           []string
+	cmd            *exec.Cmd
+	log            *bytes.Buffer
 }
 
 // Start runs VictoriaLogs with a fresh data directory on a free port of
