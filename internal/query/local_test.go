@@ -219,6 +219,9 @@ func TestGlob(t *testing.T) {
 		{"a.b", "axb", false},
 		{"(x)+", "(x)+", true},
 		{"line*", "line1\nline2", true},
+		{"юникод ✓", "ЮНИКОД ✓", true},
+		{"nœud-?", "NŒUD-é", true},
+		{"bad\xffutf8", "bad\uFFFDutf8", true},
 	}
 	for _, tt := range tests {
 		re, err := Glob(tt.glob)
