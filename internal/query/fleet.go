@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,10 +138,10 @@ func (f *Fleet) String() string { return f.base.Redacted() }
 type fleetRecord struct {
 	record
 	machine string // _MACHINE_ID of the host
-	host    string // _HOSTNAME of the host
 	path    string // REPORT_PATH on the host
 	cut     bool   // REPORT_TRUNCATED
-	data    []byte // REPORT_JSON
+	occ     int    // OCCURRENCES
+	data    []byte // REPORT_JSON, when asked for
 	time    time.Time
 }
 
@@ -148,15 +149,60 @@ type fleetRecord struct {
 // host only.
 func (r *fleetRecord) key() string { return r.machine + "/" + r.entry.ID }
 
-// query runs the LogsQL for f (and an id prefix) and decodes each report.
-func (f *Fleet) query(ctx context.Context, flt Filter, idPrefix string) ([]*fleetRecord, error) {
+// newer reports whether r is a later entry of its report than o.
+func (r *fleetRecord) newer(o *fleetRecord) bool {
+	return r.occ > o.occ || r.occ == o.occ && r.time.After(o.time)
+}
+
+// query runs the LogsQL for flt (and an id prefix) and returns the latest
+// entry of each report, decoded; with full, with its REPORT_JSON (which a
+// grep needs).
+func (f *Fleet) query(ctx context.Context, flt Filter, idPrefix string, full bool) ([]*fleetRecord, error) {
+	full = full || flt.Grep != ""
+	latest := map[string]*fleetRecord{}
+	var p, q fastjson.Parser
+	grep := []byte(strings.ToLower(flt.Grep))
+	err := f.run(ctx, logsQL(f.filter, flt, idPrefix, full), func(v *fastjson.Value) {
+		str := func(k string) string { return string(v.GetStringBytes(k)) }
+		r := &fleetRecord{machine: str(vlMachine), path: str(vlReportPath), cut: str(vlReportCut) == "1"}
+		r.occ, _ = strconv.Atoi(str(vlOccurs))
+		r.time, _ = time.Parse(time.RFC3339Nano, str("_time"))
+		var rec record
+		var err error
+		if full {
+			r.data = append([]byte(nil), v.GetStringBytes(vlReportJSON)...)
+			rec, err = decode(&q, r.data, grep)
+		} else {
+			rec, err = decodeUnpacked(v, "r.")
+		}
+		if err != nil {
+			return // not a report: a forged or damaged entry that passed the filter
+		}
+		r.record = rec
+		r.entry.Files = filesAt(r.path)
+		if prev := latest[r.key()]; prev == nil || r.newer(prev) {
+			latest[r.key()] = r
+		}
+	}, &p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*fleetRecord, 0, len(latest))
+	for _, r := range latest {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// run posts a LogsQL query and calls fn with each line of the answer.
+func (f *Fleet) run(ctx context.Context, logsql string, fn func(*fastjson.Value), p *fastjson.Parser) error {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	form := url.Values{"query": {logsQL(f.filter, flt, idPrefix)}}
+	form := url.Values{"query": {logsql}}
 	u := f.base.JoinPath("select/logsql/query")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if f.user != "" {
@@ -168,7 +214,7 @@ func (f *Fleet) query(ctx context.Context, flt Filter, idPrefix string) ([]*flee
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("query the fleet at %s: %w", f, err)
+		return fmt.Errorf("query the fleet at %s: %w", f, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -178,10 +224,8 @@ func (f *Fleet) query(ctx context.Context, flt Filter, idPrefix string) ([]*flee
 		case http.StatusUnauthorized, http.StatusForbidden:
 			msg = "authentication refused (check --fleet-user and the password, or the client certificate): " + msg
 		}
-		return nil, fmt.Errorf("query the fleet at %s: %s: %s", f, resp.Status, safe.Line(msg))
+		return fmt.Errorf("query the fleet at %s: %s: %s", f, resp.Status, safe.Line(msg))
 	}
-	var out []*fleetRecord
-	var p, q fastjson.Parser
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 8<<20) // a line holds one REPORT_JSON of at most 32 KiB, escaped
 	for sc.Scan() {
@@ -191,26 +235,14 @@ func (f *Fleet) query(ctx context.Context, flt Filter, idPrefix string) ([]*flee
 		}
 		v, err := p.ParseBytes(line)
 		if err != nil {
-			return nil, fmt.Errorf("query the fleet at %s: malformed answer: %w", f, err)
+			return fmt.Errorf("query the fleet at %s: malformed answer: %w", f, err)
 		}
-		r := &fleetRecord{
-			machine: string(v.GetStringBytes(vlMachine)), host: string(v.GetStringBytes(vlHost)),
-			path: string(v.GetStringBytes(vlReportPath)), cut: string(v.GetStringBytes(vlReportCut)) == "1",
-			data: append([]byte(nil), v.GetStringBytes(vlReportJSON)...),
-		}
-		r.time, _ = time.Parse(time.RFC3339Nano, string(v.GetStringBytes("_time")))
-		rec, err := decode(&q, r.data, []byte(strings.ToLower(flt.Grep)))
-		if err != nil {
-			continue // not a report: a forged or damaged entry that passed the filter
-		}
-		r.record = rec
-		r.entry.Files = filesAt(r.path)
-		out = append(out, r)
+		fn(v)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("query the fleet at %s: %w", f, err)
+		return fmt.Errorf("query the fleet at %s: %w", f, err)
 	}
-	return out, nil
+	return nil
 }
 
 // filesAt names a report's files on its host from the path of one.
@@ -233,7 +265,7 @@ func (f *Fleet) List(ctx context.Context, flt Filter) ([]report.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := f.query(ctx, flt, "")
+	rs, err := f.query(ctx, flt, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +288,7 @@ func (f *Fleet) Get(ctx context.Context, ref string, flt Filter) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := f.query(ctx, Filter{}, ref)
+	rs, err := f.query(ctx, Filter{}, ref, false)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +317,10 @@ func (f *Fleet) Get(ctx context.Context, ref string, flt Filter) (*Doc, error) {
 		}
 		return nil, fmt.Errorf("%w: %q is %s%s; give more of the id, or the host with --host", ErrAmbiguous, ref, strings.Join(names, ", "), more)
 	}
-	r := found[0]
+	r, err := f.report(ctx, found[0])
+	if err != nil {
+		return nil, err
+	}
 	doc := &Doc{Entry: r.entry, JSON: r.data}
 	if err := json.Unmarshal(r.data, &doc.Report); err != nil {
 		return nil, fmt.Errorf("report %s in the fleet: %w: %v", r.entry.ID, errNotReport, err)
@@ -299,6 +334,31 @@ func (f *Fleet) Get(ctx context.Context, ref string, flt Filter) (*Doc, error) {
 			orUnknown(cut.Cut), safe.Line(r.entry.Hostname), safe.Line(r.path))
 	}
 	return doc, nil
+}
+
+// report reads the REPORT_JSON of r's entry.
+func (f *Fleet) report(ctx context.Context, r *fleetRecord) (*fleetRecord, error) {
+	q := "(" + f.filter + `) AND SYSLOG_IDENTIFIER:="falco-reporter" AND ` + vlMachine + ":=" + quote(r.machine) +
+		" AND " + vlReportID + ":=" + quote(r.entry.ID) + " AND " + vlOccurs + ":=" + quote(strconv.Itoa(r.occ)) +
+		" | fields _time, " + vlReportJSON
+	var p fastjson.Parser
+	var data []byte
+	var at time.Time
+	err := f.run(ctx, q, func(v *fastjson.Value) {
+		t, _ := time.Parse(time.RFC3339Nano, string(v.GetStringBytes("_time")))
+		if data == nil || t.After(at) {
+			data, at = append([]byte(nil), v.GetStringBytes(vlReportJSON)...), t
+		}
+	}, &p)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return nil, fmt.Errorf("%w: report %s of %s is no longer in the fleet at %s", ErrNotFound, r.entry.ID, safe.Line(r.entry.Hostname), f)
+	}
+	out := *r
+	out.data = data
+	return &out, nil
 }
 
 func orUnknown(s string) string {
@@ -326,7 +386,7 @@ func (f *Fleet) Follow(ctx context.Context, flt Filter, fn func(Change) error) e
 		if first && !flt.Since.IsZero() {
 			q.Since = flt.Since
 		}
-		rs, err := f.query(ctx, q, "")
+		rs, err := f.query(ctx, q, "", false)
 		if err != nil {
 			return err
 		}

@@ -35,16 +35,22 @@ type fleetFixture struct {
 // not come from falco-reporter.service carry forged reports.
 func newFleetFixture(t *testing.T, n int) *fleetFixture {
 	t.Helper()
-	vl := vltest.Start(t)
-	fx := &fleetFixture{vl: vl}
-	fx.dir = t.TempDir()
-	var err error
-	if fx.rs, err = querytest.Reports(n, end); err != nil {
+	rs, err := querytest.Reports(n, end)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// A custom rule name the journal escapes: the entry's FALCO_RULE is
 	// not the report's rule.
-	fx.rs[4].Rule = "Custom \x1b[31mrule"
+	rs[4].Rule = "Custom \x1b[31mrule"
+	return newFleetFixtureOf(t, rs)
+}
+
+// newFleetFixtureOf is newFleetFixture for the reports rs.
+func newFleetFixtureOf(t *testing.T, rs []report.Report) *fleetFixture {
+	t.Helper()
+	vl := vltest.Start(t)
+	fx := &fleetFixture{vl: vl, rs: rs}
+	fx.dir = t.TempDir()
 	paths, err := querytest.Write(fx.dir, fx.rs, true)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +171,7 @@ func TestFleetListsWhatTheDirectoryLists(t *testing.T) {
 func TestFleetLogsQLSelectsLess(t *testing.T) {
 	fx := newFleetFixture(t, 30)
 	ctx := context.Background()
-	all, err := fx.fleet.query(ctx, Filter{}, "")
+	all, err := fx.fleet.query(ctx, Filter{}, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +182,7 @@ func TestFleetLogsQLSelectsLess(t *testing.T) {
 		{Rule: "Write below binary dir"}, {Host: "node-3"}, {Priority: prio(event.PriorityCritical)},
 		{Source: "internal"}, {Grep: "/etc/shadow"}, {Since: end.Add(-10 * time.Minute).Add(clockSlack)},
 	} {
-		got, err := fx.fleet.query(ctx, f, "")
+		got, err := fx.fleet.query(ctx, f, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}

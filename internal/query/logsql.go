@@ -1,12 +1,14 @@
 package query
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/report"
 )
 
 // Journal fields of a report's entry, as falco-reporter writes them
@@ -34,15 +36,29 @@ const DefaultFleetFilter = `_SYSTEMD_UNIT:="falco-reporter.service"`
 // before --since.
 const clockSlack = 48 * time.Hour
 
-// logsQL builds the LogsQL query that selects the latest entry of each
-// report f may select: a superset of them, which the caller narrows down
-// with the same matcher as the local backend, so that both select exactly
-// the same reports. Only what can be told from the entry's own fields is
-// pushed to VictoriaLogs; a field the journal escaped (an alert value
-// with a control character) or cut could differ from the report's value,
-// so an entry whose field has a backslash or that says it was truncated
-// is always let through to the exact check.
-func logsQL(trust string, f Filter, idPrefix string) string {
+// logsQL builds the LogsQL query for the entries of the reports f may
+// select: a superset of them, which the caller narrows down with the same
+// matcher as the local backend, so that both select exactly the same
+// reports. Only what can be told from the entry's own fields is pushed to
+// VictoriaLogs; a field the journal escaped (an alert value with a control
+// character) could differ from the report's value, so an entry whose
+// field has a backslash is always let through to the exact check.
+//
+// Every value from f or idPrefix enters the query only as a quoted LogsQL
+// string (quote), and the regular expressions in them only with their
+// metacharacters escaped, so no value, however hostile, changes the
+// query's shape.
+//
+// It keeps the entries with the highest OCCURRENCES of each report on
+// each host, found by joining the entries with their maximum: VictoriaLogs'
+// `last 1 by (...) partition by (...)` costs several times more. Copies
+// of an entry (journal-upload resends one when it restarts) all pass; the
+// caller keeps one. --grep is applied after that choice, to the latest
+// entry only: an earlier entry's samples may hold a word the final report
+// no longer does. Without full, each entry comes with what a listing
+// needs, unpacked from REPORT_JSON by VictoriaLogs (a tenth of its size);
+// with full, with REPORT_JSON.
+func logsQL(trust string, f Filter, idPrefix string, full bool) string {
 	var q []string
 	q = append(q, "("+trust+")", `SYSLOG_IDENTIFIER:="falco-reporter"`, vlReportJSON+":*")
 	if idPrefix != "" {
@@ -68,20 +84,39 @@ func logsQL(trust string, f Filter, idPrefix string) string {
 		q = append(q, guarded("FALCO_HOSTNAME", globRE(f.Host)))
 	}
 	if f.Source != "" {
-		q = append(q, guarded("FALCO_SOURCE", `(?i)\A`+regexpQuote(f.Source)+`\z`))
+		q = append(q, guarded("FALCO_SOURCE", `(?i)\A`+regexp.QuoteMeta(f.Source)+`\z`))
 	}
+	base := strings.Join(q, " AND ")
+	out := base + " | join by (" + vlMachine + ", " + vlReportID + ") (" + base + " | stats by (" + vlMachine + ", " + vlReportID + ") max(" + vlOccurs + ") as latest) inner" +
+		" | filter " + vlOccurs + ":eq_field(latest)"
 	if g := strings.ToLower(f.Grep); g != "" && jsonVerbatim(g) {
-		q = append(q, vlReportJSON+":~"+quote(`(?i)`+regexpQuote(g)))
+		out += " | filter " + vlReportJSON + ":~" + quote(`(?i)`+regexp.QuoteMeta(g))
 	}
-	return strings.Join(q, " AND ") +
-		" | last 1 by (" + vlOccurs + ", _time) partition by (" + vlMachine + ", " + vlReportID + ")" +
-		" | fields _time, " + vlMachine + ", " + vlHost + ", " + vlReportID + ", " + vlReportPath + ", " + vlReportCut + ", " + vlReportJSON
+	keep := "_time, " + vlMachine + ", " + vlHost + ", " + vlReportID + ", " + vlOccurs + ", " + vlReportPath + ", " + vlReportCut
+	if full {
+		return out + " | fields " + keep + ", " + vlReportJSON
+	}
+	return out + " | unpack_json from " + vlReportJSON + " fields (" + strings.Join(listingKeys(), ", ") + `) result_prefix "r."` +
+		" | fields " + keep + ", r.*"
+}
+
+// listingKeys are the keys of the JSON report that a listing reads, as
+// unpack_json names them (nested keys joined with dots).
+func listingKeys() []string {
+	keys := []string{"id", "rule", "source", "priority", "hostname", "first_seen", "last_seen", "occurrences", "title"}
+	for _, f := range report.ListingFields() {
+		keys = append(keys, "fields."+f)
+	}
+	for i := range keys {
+		keys[i] = quote(keys[i])
+	}
+	return keys
 }
 
 // guarded matches field against re, or lets the entry through when the
 // field may not hold the report's value as it is.
 func guarded(field, re string) string {
-	return "(" + field + ":~" + quote(re) + " OR " + field + `:~"\\\\" OR TRUNCATED:="1" OR NOT ` + field + ":*)"
+	return "(" + field + ":~" + quote(re) + " OR " + field + `:~"\\\\" OR NOT ` + field + ":*)"
 }
 
 // globRE is the regular expression of a glob, as Glob compiles it.
@@ -93,21 +128,12 @@ func globRE(g string) string {
 	return re.String()
 }
 
-// quote returns s as a LogsQL string literal: LogsQL reads double-quoted
-// strings as Go does.
+// quote returns s as a LogsQL string literal. LogsQL's lexer reads a
+// double-quoted string with Go's strconv.QuotedPrefix and strconv.Unquote
+// (lib/logstorage/parser.go in VictoriaLogs), so strconv.Quote gives back
+// exactly s, whatever it holds: quotes, backslashes, pipes, newlines,
+// invalid UTF-8.
 func quote(s string) string { return strconv.Quote(s) }
-
-// regexpQuote escapes every regular expression metacharacter in s.
-func regexpQuote(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`\.+*?()|[]{}^$`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // jsonVerbatim reports whether s appears in a JSON report exactly as it
 // is: printable ASCII that encoding/json does not escape.

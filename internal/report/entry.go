@@ -1,6 +1,10 @@
 package report
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
 
 // SubjectFields name, per plugin source, the field that says who or what
 // an alert is about and a field that places it (Entry.Subject). The field
@@ -14,20 +18,24 @@ var SubjectFields = map[string][2]string{
 	"okta":           {"okta.actor.name", "okta.client.ip"},
 }
 
-// ListingField reports whether a listing reads the alert field name: for
-// the subject, the container, or the executable. A report cut to fit a
-// small place keeps these fields.
+// listingFields are the alert fields a listing reads besides the
+// subject fields.
+var listingFields = []string{"container.id", "container.full_id", "container.name", "k8s.pod.name", "k8s.ns.name", "proc.exepath", "proc.exe"}
+
+// ListingFields returns the alert fields a listing reads: for the subject,
+// the container, or the executable. A report cut to fit a small place
+// keeps these fields.
+func ListingFields() []string {
+	out := append([]string(nil), listingFields...)
+	for _, src := range slices.Sorted(maps.Keys(SubjectFields)) {
+		out = append(out, SubjectFields[src][0], SubjectFields[src][1])
+	}
+	return out
+}
+
+// ListingField reports whether a listing reads the alert field name.
 func ListingField(name string) bool {
-	switch name {
-	case "container.id", "container.full_id", "container.name", "k8s.pod.name", "k8s.ns.name", "proc.exepath", "proc.exe":
-		return true
-	}
-	for _, f := range SubjectFields {
-		if name == f[0] || name == f[1] {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ListingFields(), name)
 }
 
 // Entry is what a listing shows of one stored report: enough to filter,
