@@ -210,5 +210,23 @@ func (s *Server) do(req *http.Request) (*http.Response, error) {
 	return s.Client.Do(req)
 }
 
+// DiskUsage is the size of the store's files.
+func (s *Server) DiskUsage(t testing.TB) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(filepath.Join(s.dir, "data"), func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // Micros returns t as __REALTIME_TIMESTAMP.
 func Micros(t time.Time) string { return fmt.Sprint(t.UnixMicro()) }
