@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -291,6 +292,42 @@ func TestFleetCutReport(t *testing.T) {
 	}
 	if !strings.Contains(doc.Partial, "samples, and the alert's fields") || !strings.Contains(doc.Partial, "on node-1 at /var/lib/falco-reporter/reports/2026-04-02/x.md") {
 		t.Errorf("Partial = %q", doc.Partial)
+	}
+}
+
+// TestFleetGrepReadsTheLatestEntry: --grep looks in a report's final
+// state, as in the directory, not in an earlier entry of it that held
+// the word (here a field the final report no longer has).
+func TestFleetGrepReadsTheLatestEntry(t *testing.T) {
+	vl := vltest.Start(t)
+	rs, err := querytest.Reports(1, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := rs[0], rs[0]
+	first.Occurrences, last.Occurrences = 1, 2
+	first.Fields = maps.Clone(first.Fields)
+	word := "onlyinthefirstentry"
+	first.Fields["custom.note"] = &word
+	var entries []vltest.Entry
+	for i, r := range []*report.Report{&first, &last} {
+		e, err := querytest.JournalEntry(r, "/r.md", end.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, e)
+	}
+	vl.Ingest(t, entries)
+	vl.Flush(t)
+	f, _ := NewFleet(FleetOptions{URL: vl.URL})
+	for _, tt := range []struct {
+		grep string
+		want int
+	}{{word, 0}, {"", 1}} {
+		es, err := f.List(context.Background(), Filter{Grep: tt.grep})
+		if err != nil || len(es) != tt.want || tt.want == 1 && es[0].Occurrences != 2 {
+			t.Errorf("grep %q: %v %+v, want %d reports", tt.grep, err, es, tt.want)
+		}
 	}
 }
 
