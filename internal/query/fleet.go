@@ -309,13 +309,7 @@ func (f *Fleet) Get(ctx context.Context, ref string, flt Filter) (*Doc, error) {
 		for _, r := range found {
 			names = append(names, r.entry.ID+" on "+safe.Line(r.entry.Hostname))
 		}
-		slices.Sort(names)
-		more := ""
-		if len(names) > 5 {
-			more = fmt.Sprintf(" and %d more", len(names)-5)
-			names = names[:5]
-		}
-		return nil, fmt.Errorf("%w: %q is %s%s; give more of the id, or the host with --host", ErrAmbiguous, ref, strings.Join(names, ", "), more)
+		return nil, fmt.Errorf("%w: %q is %s; give more of the id, or the host with --host", ErrAmbiguous, ref, someOf(names))
 	}
 	r, err := f.report(ctx, found[0])
 	if err != nil {
