@@ -152,7 +152,7 @@ func TestShowOnATerminal(t *testing.T) {
 		t.Fatalf("not paged or not drawn for a terminal:\n%.2000s", text)
 	}
 	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(text, "")
-	for _, want := range []string{"Write below binary dir", "dpkg -S -- /usr/bin/.sshd; rpm -qf -- /usr/bin/.sshd"} {
+	for _, want := range []string{"Write below binary dir", "then dpkg -S -- /usr/bin/.sshd /bin/.sshd; elif command -v rpm >/dev/null 2>&1; then rpm -qf -- /usr/bin/.sshd /bin/.sshd;"} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("%q not shown:\n%.3000s", want, plain)
 		}

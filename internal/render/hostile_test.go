@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -26,6 +27,8 @@ var hostile = []struct {
 	{"nul and del", "a\x00b\x7fc\u0085d"},
 	{"invalid utf-8", "bad\xff\xfebytes"},
 	{"pipes", "a|b||c"},
+	{"autolinks", "http://evil.example/x www.evil.example mail@evil.example ~~struck~~ <https://evil.example>"},
+	{"tag characters", "visible\U000E0041\U000E0042hidden"},
 	{"long", strings.Repeat("A", 3<<20)},
 }
 
@@ -63,6 +66,7 @@ func TestHostileValuesCannotInject(t *testing.T) {
 				for _, out := range []string{md, string(js)} {
 					checkClean(t, out)
 				}
+				checkJSONRoundTrip(t, js, h.value)
 				checkMarkdown(t, md)
 				if len(md) > 400<<10 {
 					t.Errorf("markdown is %d bytes: long values are not capped", len(md))
@@ -116,6 +120,14 @@ func checkMarkdown(t *testing.T, md string) {
 		}
 		if strings.Contains(outside, "](http") {
 			t.Errorf("a value made a link: %q", trunc(line))
+		}
+		// GitHub-flavoured Markdown links bare URLs, www. names and e-mail
+		// addresses, and strikes through ~~text~~, wherever they appear
+		// in text: values belong in code spans.
+		for _, auto := range []string{"http://evil", "www.evil", "www\\.evil", "@evil", "~~struck", "\\~\\~struck"} {
+			if strings.Contains(outside, auto) {
+				t.Errorf("a value can become a link or strikethrough (%s): %q", auto, trunc(line))
+			}
 		}
 	}
 	if inFence != "" {
@@ -174,4 +186,27 @@ func stripCode(line string) string {
 		}
 	}
 	return b.String()
+}
+
+// checkJSONRoundTrip decodes the JSON report and checks that a value with
+// characters above U+FFFF reads back as itself, not as the ASCII text a
+// wrong \u escape would make.
+func checkJSONRoundTrip(t *testing.T, js []byte, value string) {
+	t.Helper()
+	var r struct {
+		Fields map[string]*string `json:"fields"`
+	}
+	if err := json.Unmarshal(js, &r); err != nil {
+		t.Fatal(err)
+	}
+	got := r.Fields["proc.cmdline"]
+	if got == nil || !strings.ContainsRune(value, 0xE0041) {
+		return
+	}
+	if *got != strings.ToValidUTF8(value, "\uFFFD") {
+		t.Errorf("JSON reads back %q, not %q", *got, value)
+	}
+	if bytes.Contains(js, []byte(`\u0041`)) || bytes.Contains(js, []byte(`\ue0041`)) {
+		t.Errorf("a tag character is escaped as another character: %s", js)
+	}
 }

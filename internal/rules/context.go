@@ -39,14 +39,17 @@ const pidVar = `"$pid"`
 // keeps its text and says why its command is not shown.
 type Ctx struct {
 	a         *event.Alert
-	missing   bool   // a command referred to a field without a value
-	truncated bool   // a command holds a value that had to be cut
-	bad       string // why a value in the command cannot be used; "" if none
-	needPID   bool   // the command uses ContainerPID
+	missing   bool     // a command referred to a field without a value
+	truncated bool     // a command holds a value that had to be cut
+	bad       string   // why a value in the command cannot be used; "" if none
+	needPID   bool     // the command uses ContainerPID
+	paths     []string // container paths the command reads, as shell words, to check for links first
 }
 
 // reset clears what one command evaluation recorded.
-func (c *Ctx) reset() { c.missing, c.truncated, c.bad, c.needPID = false, false, "", false }
+func (c *Ctx) reset() {
+	c.missing, c.truncated, c.bad, c.needPID, c.paths = false, false, "", false, nil
+}
 
 // V returns the value of field for prose, shown as a value span.
 func (c *Ctx) V(field string) string {
@@ -65,6 +68,30 @@ func (c *Ctx) First(fields ...string) string {
 		}
 	}
 	return "(unknown)"
+}
+
+// VOr returns the value of field for prose, as V does, or fallback when
+// the alert has none: {{.VOr "proc.pname" "an unrecorded parent"}}.
+func (c *Ctx) VOr(field, fallback string) string {
+	if _, ok := c.a.Fields.Get(field); !ok {
+		return fallback
+	}
+	return c.V(field)
+}
+
+// Opt returns format with each %s replaced by the value of the next field,
+// shown as V does, when every one of fields has a value, and "" otherwise:
+// {{.Opt ", started by %s" "proc.pname"}} leaves the clause out when the
+// parent is unknown.
+func (c *Ctx) Opt(format string, fields ...string) string {
+	out := format
+	for _, f := range fields {
+		if _, ok := c.a.Fields.Get(f); !ok {
+			return ""
+		}
+		out = strings.Replace(out, "%s", c.V(f), 1)
+	}
+	return out
 }
 
 // Has reports whether field has a value.
@@ -99,6 +126,43 @@ func (c *Ctx) QDir(field string) string { return c.quoteField(field, path.Dir) }
 
 // QBase returns the last element of the path in field as a shell word.
 func (c *Ctx) QBase(field string) string { return c.quoteField(field, path.Base) }
+
+// QTwin returns the path in field and, on a merged-/usr system, its twin
+// (/usr/bin/x and /bin/x), as shell words: Debian 12 and Ubuntu 22.04 and
+// later record /bin/bash as the package's file, so dpkg -S /usr/bin/bash
+// finds nothing. A path outside the merged directories is returned alone.
+func (c *Ctx) QTwin(field string) string {
+	w := c.Q(field)
+	if s, ok := c.a.Fields.Get(field); ok {
+		if t := usrTwin(s); t != "" {
+			w += " " + c.quote(field, t)
+		}
+	}
+	return w
+}
+
+// usrTwin returns the other name of p on a merged-/usr system, or "".
+func usrTwin(p string) string {
+	for _, d := range []string{"/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"} {
+		switch {
+		case strings.HasPrefix(p, "/usr"+d):
+			return strings.TrimPrefix(p, "/usr")
+		case strings.HasPrefix(p, d):
+			return "/usr" + p
+		}
+	}
+	return ""
+}
+
+// PkgOwner returns a command that names the package owning the path in
+// field (and its merged-/usr twin), with dpkg or rpm, whichever the host
+// has, and says so when it has neither.
+func (c *Ctx) PkgOwner(field string) string {
+	paths := c.QTwin(field)
+	return "if command -v dpkg >/dev/null 2>&1; then dpkg -S -- " + paths +
+		"; elif command -v rpm >/dev/null 2>&1; then rpm -qf -- " + paths +
+		"; else echo 'Neither dpkg nor rpm is installed: compare the file with the image or configuration management instead.' >&2; fi"
+}
 
 func (c *Ctx) quoteField(field string, part func(string) string) string {
 	s, ok := c.a.Fields.Get(field)
@@ -148,6 +212,66 @@ func (c *Ctx) ContainerPID() string {
 	}
 	c.needPID = true
 	return pidVar
+}
+
+// ContainerFile returns the path in field as seen from the node inside the
+// alert's container, for commands that read it: "/proc/$pid/root$cp1".
+//
+// Reading through /proc/PID/root is not a chroot: an absolute symbolic
+// link inside the container, or enough "..", resolves against the node's
+// own root, so a link an intruder planted could make the command read the
+// node's /etc/shadow. So the step's prologue resolves the path inside the
+// container's root first, as openat2's RESOLVE_IN_ROOT does (an absolute
+// link target restarts at the container's root, ".." stops at it, at most
+// 40 links), and the command reads the resolved path. The path must be
+// absolute.
+func (c *Ctx) ContainerFile(field string) string {
+	return c.containerPath(field, func(s string) string { return s })
+}
+
+// ContainerDir is ContainerFile for the directory of the path in field.
+func (c *Ctx) ContainerDir(field string) string { return c.containerPath(field, path.Dir) }
+
+// ContainerPath is ContainerFile for a fixed path written in the playbook
+// ("/etc/ld.so.preload"), which an intruder can equally replace by a link.
+func (c *Ctx) ContainerPath(p string) string {
+	c.ContainerPID()
+	if why := containerPathProblem(p); why != "" {
+		c.refuse("the path " + p + " " + why)
+		return "''"
+	}
+	return c.addPath(c.quote("path", p))
+}
+
+func (c *Ctx) containerPath(field string, part func(string) string) string {
+	c.ContainerPID()
+	s, ok := c.a.Fields.Get(field)
+	if !ok {
+		c.missing = true
+		return "''"
+	}
+	s = part(s)
+	if why := containerPathProblem(s); why != "" {
+		c.refuse("the alert's " + field + " " + why)
+		return "''"
+	}
+	return c.addPath(c.quote(field, s))
+}
+
+// addPath records a container path (a shell word) for the prologue to
+// resolve, and returns the word for the resolved path.
+func (c *Ctx) addPath(word string) string {
+	c.paths = append(c.paths, word)
+	return `"/proc/$pid/root$cp` + strconv.Itoa(len(c.paths)) + `"`
+}
+
+// containerPathProblem returns why p cannot be read through /proc/PID/root,
+// or "".
+func containerPathProblem(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return "is not an absolute path"
+	}
+	return ""
 }
 
 // TTY returns the terminal of proc.tty as a name ps -t understands
@@ -204,6 +328,16 @@ func (c *Ctx) Until() string { return c.journalTime(time.Hour) }
 func (c *Ctx) journalTime(d time.Duration) string {
 	return "'" + c.a.Time.UTC().Add(d).Format("2006-01-02 15:04:05") + " UTC'"
 }
+
+// SinceRFC and UntilRFC return an hour before and after the alert, RFC 3339
+// in UTC, as one shell word (for kubectl, aws, gcloud, gh and jq filters).
+func (c *Ctx) SinceRFC() string { return c.a.Time.UTC().Add(-time.Hour).Format(time.RFC3339) }
+
+// UntilRFC: see SinceRFC.
+func (c *Ctx) UntilRFC() string { return c.a.Time.UTC().Add(time.Hour).Format(time.RFC3339) }
+
+// Date returns the day of the alert, YYYY-MM-DD in UTC.
+func (c *Ctx) Date() string { return c.a.Time.UTC().Format("2006-01-02") }
 
 // Time returns the alert's time, RFC 3339 in UTC.
 func (c *Ctx) Time() string { return c.a.Time.UTC().Format(time.RFC3339Nano) }

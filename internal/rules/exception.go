@@ -37,15 +37,30 @@ import (
 // exceptionContext lists, per source, the fields that say in which context
 // an event happened: who or what started it, from where. An exception must
 // hold at least one of them. Fields written "proc.aname[" match any index.
+// List fields (ka.user.groups, ka.sourceips) are not among them: Falco
+// compares a list field only with in, intersects or exists, so the "="
+// of a suggested exception would stop Falco from loading its rules.
+// For CloudTrail and Okta they are the principal and its client; the
+// source IP is not among them: it is where a call came from, part of what
+// happened, not who did it. The cloudtrail plugin's evt.plugininfo ("USER
+// via IP -> EVENT") names the principal too.
+// For Cloud Audit Logs it is the authenticated principal only: the user
+// agent is supplied by the caller and not authenticated (any client can
+// claim to be Terraform), and a caller IP says where a call came from,
+// often a shared NAT address or "private" (Google's own network).
 var exceptionContext = map[string][]string{
 	event.SourceSyscall: {"proc.pname", "proc.pexepath", "proc.pcmdline", "proc.aname[", "proc.aexepath[",
 		"user.name", "user.loginuid", "user.loginname", "container.image.repository", "k8s.ns.name"},
-	event.SourceK8sAudit: {"ka.user.name", "ka.useragent", "ka.user.groups"},
-	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.useragent", "ct.srcip"},
-	"gcp_auditlog":       {"gcp.user", "gcp.userAgent", "gcp.callerIP"},
+	event.SourceK8sAudit: {"ka.user.name", "ka.useragent", "ka.impuser.name"},
+	"aws_cloudtrail":     {"ct.user", "ct.user.arn", "ct.user.principalid", "ct.originaluser", "ct.useragent", "evt.plugininfo"},
+	"gcp_auditlog":       {"gcp.user"},
 	"github":             {"github.user"},
-	"okta":               {"okta.actor.name", "okta.actor.id", "okta.client.ip"},
+	"okta":               {"okta.actor.name", "okta.actor.id", "okta.actor.alternateid", "okta.useragent.raw"},
 }
+
+// IsContextField reports whether f pins the context of an event of
+// source: who or what started it, from where.
+func IsContextField(source, f string) bool { return isContextField(source, f) }
 
 // isContextField reports whether f pins the context of an event of source.
 func isContextField(source, f string) bool {
@@ -78,6 +93,29 @@ func checkException(s *PlaybookSpec) error {
 	return nil
 }
 
+// listFields are fields whose values are lists. Falco compares a list
+// field only with in, intersects or exists: an "=" exception on one stops
+// Falco from loading its rules. (A list arrives as a JSON array, which the
+// alert marks as such; this catches a forged string value too.)
+var listFields = map[string]bool{
+	"ka.user.groups": true, "ka.req.binding.subjects": true, "ka.req.pod.containers.image": true,
+	"ka.req.pod.initContainers.image": true, "ka.req.pod.ephemeralContainers.image": true,
+	"ka.req.pod.containers.privileged": true, "ka.req.pod.containers.host_port": true,
+	"ka.req.pod.volumes.hostpath": true, "ka.req.pod.containers.add_capabilities": true,
+	"ka.req.role.rules": true, "ka.req.role.rules.verbs": true, "ka.req.role.rules.resources": true,
+	"ka.req.service.ports": true, "ka.sourceips": true, "ka.req.pod.volumes.volume_type": true,
+	"ka.req.pod.containers.image.repository": true, "ka.req.pod.run_as_user": true,
+	"ka.req.pod.containers.run_as_user": true, "ka.req.pod.containers.eff_run_as_user": true,
+	"ka.req.pod.containers.read_only_fs": true, "ka.req.pod.containers.allow_privilege_escalation": true,
+	"ka.req.pod.containers.proc_mount": true, "ka.req.pod.containers.eff_run_as_group": true,
+	"ka.req.pod.containers.run_as_group": true, "ka.req.pod.supplemental_groups": true,
+	"ka.req.pod.fs_group": true, "ka.req.pod.containers.add_capabilities.1": true,
+}
+
+// charNames names the characters falcoValue refuses, for the report.
+var charNames = map[byte]string{'"': "a double quote", '\'': "a single quote", '(': "a parenthesis", ')': "a parenthesis",
+	'=': "an equals sign", ',': "a comma", '\\': "a backslash"}
+
 // identLike matches words that follow Falco's naming of lists
 // (shell_binaries, sensitive_file_names): a value word of that shape may
 // name a list of the user's own that Falco would substitute.
@@ -97,7 +135,7 @@ func falcoValue(v string) string {
 		return "starts or ends with a space"
 	}
 	if i := strings.IndexAny(v, "\"'()=,\\"); i >= 0 {
-		return fmt.Sprintf("holds %q, which Falco's rule loader does not escape", v[i])
+		return "holds " + charNames[v[i]] + ", which Falco's rule loader does not escape"
 	}
 	words := strings.Split(v, " ")
 	if len(words) > 1 {
@@ -163,6 +201,10 @@ func exceptionSteps(a *event.Alert, fields []string) []report.Step {
 			left = append(left, f+" is not in the alert")
 			continue
 		}
+		if a.Fields[f].Kind == event.JSON || listFields[f] {
+			left = append(left, f+" holds a list, which Falco compares only with in or intersects")
+			continue
+		}
 		if why := falcoValue(v); why != "" {
 			left = append(left, f+" "+why)
 			continue
@@ -174,12 +216,19 @@ func exceptionSteps(a *event.Alert, fields []string) []report.Step {
 			what++
 		}
 	}
-	if why := falcoValue(a.Rule); why != "" {
-		return []report.Step{{Text: report.Plain("No Falco exception is suggested: the rule's name " + why + ", so an exception naming it could not be written safely.")}}
+	if strings.IndexFunc(a.Rule, func(r rune) bool { return safe.NeedsEscape(r) || r == unicode.ReplacementChar }) >= 0 || len(a.Rule) > 512 {
+		// The rule's name is only a YAML key, never part of the
+		// condition; but a name with control characters is not one
+		// Falco's own rules use, and would not paste as typed.
+		return []report.Step{{Text: report.Plain("No Falco exception is suggested: the rule's name holds control or invisible characters, or is too long, so an exception naming it could not be written safely.")}}
 	}
 	if ctx == 0 || what == 0 {
+		who := "the program, what it touched and the parent, user or image that make it legitimate"
+		if a.Source != event.SourceSyscall {
+			who = "what was done and the principal, client or address that make it legitimate"
+		}
 		return []report.Step{{Text: report.Plain("No Falco exception is suggested for this alert: " + strings.Join(left, "; ") +
-			". Without those values an exception would match far more than this activity. If it is benign, write one by hand that names the program, what it touched and the parent, user or image that make it legitimate.")}}
+			". Without those values an exception would match far more than this activity. If it is benign, write one by hand that names " + who + ".")}}
 	}
 	name := ExceptionName(use)
 	comps := make([]string, len(use))

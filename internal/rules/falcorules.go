@@ -97,11 +97,6 @@ func Lint(pb *Playbook, r FalcoRule) []error {
 	if s.Source != r.Source {
 		bad("source %q, rule's source %q", s.Source, r.Source)
 	}
-	for _, m := range MITRE(s.Tags) {
-		if !slices.Contains(s.Tags, m.ID) && !strings.HasPrefix(m.ID, "TA") {
-			bad("MITRE id %s is not in the rule's tags", m.ID)
-		}
-	}
 	return errs
 }
 

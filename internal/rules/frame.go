@@ -51,39 +51,56 @@ var frames = map[string]frame{
 		exception: []string{"proc.exepath", "proc.pname"},
 		needle:    []string{"proc.exepath", "proc.name"},
 	},
+	// Field names from the k8saudit plugin (plugins/k8saudit/pkg/k8saudit/fields.go
+	// in falcosecurity/plugins); the cluster's name is set only by the managed
+	// variants (k8saudit-eks, -gke, ...) or an audit annotation.
 	event.SourceK8sAudit: {
 		facts: []labelled{
-			{"User", "ka.user.name"}, {"Groups", "ka.user.groups"}, {"Verb", "ka.verb"},
-			{"Resource", "ka.target.resource"}, {"Subresource", "ka.target.subresource"},
+			{"Cluster", "ka.cluster.name"},
+			{"User", "ka.user.name"}, {"Groups", "ka.user.groups"}, {"Impersonated user", "ka.impuser.name"},
+			{"Verb", "ka.verb"}, {"Resource", "ka.target.resource"}, {"Subresource", "ka.target.subresource"},
 			{"Namespace", "ka.target.namespace"}, {"Name", "ka.target.name"}, {"Request URI", "ka.uri"},
 			{"Source IPs", "ka.sourceips"}, {"User agent", "ka.useragent"},
-			{"Response code", "ka.response.code"}, {"Authorization decision", "ka.auth.decision"},
-			{"Authorization reason", "ka.auth.reason"},
+			{"Response code", "ka.response.code"}, {"Response reason", "ka.response.reason"},
+			{"Authorization decision", "ka.auth.decision"}, {"Authorization reason", "ka.auth.reason"},
+			{"Audit event id", "ka.auditid"},
 		},
 		where:     func(c *Ctx) string { return "the Kubernetes API server (audit log)" },
 		actor:     "ka.user.name",
 		action:    "ka.verb",
 		object:    "ka.target.resource",
-		exception: []string{"ka.target.resource", "ka.user.name"},
+		exception: []string{"ka.verb", "ka.target.resource", "ka.user.name"},
 		needle:    []string{"ka.user.name"},
 	},
 	"aws_cloudtrail": {
+		// ct.user is the IAM user's name, or the role's name for an
+		// assumed role; ct.originaluser is then the session's name.
 		facts: []labelled{
-			{"Principal", "ct.user"}, {"Principal ARN", "ct.user.arn"}, {"Account", "ct.user.accountid"},
-			{"Event", "ct.name"}, {"Event source", "ct.src"}, {"Region", "ct.region"},
-			{"Source IP", "ct.srcip"}, {"User agent", "ct.useragent"}, {"Error", "ct.error"}, {"Event id", "ct.id"},
+			{"Principal", "ct.user"}, {"Session or user name", "ct.originaluser"}, {"Principal ARN", "ct.user.arn"},
+			{"Principal id", "ct.user.principalid"}, {"Identity type", "ct.user.identitytype"},
+			{"Account", "ct.user.accountid"}, {"Event", "ct.name"}, {"Event source", "ct.src"}, {"Region", "ct.region"},
+			{"Source IP", "ct.srcip"}, {"User agent", "ct.useragent"}, {"Error", "ct.error"},
+			{"Error message", "ct.errormessage"}, {"Event id", "ct.id"},
 		},
 		where:     func(c *Ctx) string { return "the AWS control plane (CloudTrail)" },
 		actor:     "ct.user",
 		action:    "ct.name",
 		exception: []string{"ct.name", "ct.user"},
-		needle:    []string{"ct.user"},
+		needle:    []string{"ct.user.arn", "ct.user"},
 	},
 	"gcp_auditlog": {
+		// The gcpaudit plugin's fields (plugins/gcpaudit/pkg/gcpaudit/
+		// extract.go). gcp.request, gcp.authorizationInfo and
+		// gcp.policyDelta are JSON documents: shown as facts, never
+		// placed in a command.
 		facts: []labelled{
 			{"Principal", "gcp.user"}, {"Method", "gcp.methodName"}, {"Service", "gcp.serviceName"},
 			{"Project", "gcp.projectId"}, {"Caller IP", "gcp.callerIP"}, {"User agent", "gcp.userAgent"},
-			{"Resource", "gcp.resourceName"}, {"Location", "gcp.location"},
+			{"Resource", "gcp.resourceName"}, {"Resource type", "gcp.resourceType"}, {"Location", "gcp.location"},
+			{"Bucket", "gcp.storage.bucket"}, {"Cloud SQL database", "gcp.cloudsql.databaseId"},
+			{"Function", "gcp.cloudfunctions.function"}, {"Service account", "gcp.iam.serviceAccount"},
+			{"Logging sink", "gcp.logging.sink"}, {"Policy change (binding deltas)", "gcp.policyDelta"},
+			{"Authorization", "gcp.authorizationInfo"}, {"Request", "gcp.request"}, {"Event time", "gcp.time"},
 		},
 		where:     func(c *Ctx) string { return "the Google Cloud control plane (Cloud Audit Logs)" },
 		actor:     "gcp.user",
@@ -91,29 +108,39 @@ var frames = map[string]frame{
 		exception: []string{"gcp.methodName", "gcp.user"},
 		needle:    []string{"gcp.user"},
 	},
+	// Field names from the github plugin (plugins/github/pkg/github/extract.go
+	// in falcosecurity/plugins). The plugin installs a webhook on each
+	// repository it watches, not on the organisation.
 	"github": {
 		facts: []labelled{
 			{"Actor", "github.user"}, {"Organisation", "github.org"}, {"Owner", "github.owner"},
-			{"Repository", "github.repo.name"}, {"Repository URL", "github.repo.url"}, {"Webhook event", "github.type"},
-			{"Action", "github.action"},
+			{"Repository", "github.repo.name"}, {"Repository URL", "github.repo.url"},
+			{"Public repository", "github.repo.public"}, {"Webhook event", "github.type"}, {"Action", "github.action"},
 		},
-		where:     func(c *Ctx) string { return "GitHub (organisation webhook)" },
+		where:     func(c *Ctx) string { return "GitHub (repository webhook, received by Falco's github plugin)" },
 		actor:     "github.user",
 		object:    "github.repo.name",
 		exception: []string{"github.repo.name", "github.user"},
 		needle:    []string{"github.user", "github.repo.name"},
 	},
 	"okta": {
+		// okta.actor.name and okta.target.user.name are display names,
+		// which are not unique; the ids and alternate ids (logins) are.
 		facts: []labelled{
-			{"Actor", "okta.actor.name"}, {"Actor id", "okta.actor.id"}, {"Event type", "okta.evt.type"},
-			{"Target user", "okta.target.user.name"}, {"Client IP", "okta.client.ip"},
-			{"Country", "okta.client.geo.country"}, {"Outcome", "okta.result"}, {"Reason", "okta.reason"},
+			{"Actor", "okta.actor.name"}, {"Actor login", "okta.actor.alternateid"}, {"Actor id", "okta.actor.id"},
+			{"Event type", "okta.evt.type"}, {"Message", "okta.message"},
+			{"Target user", "okta.target.user.name"}, {"Target user login", "okta.target.user.alternateid"},
+			{"Target user id", "okta.target.user.id"}, {"Target group", "okta.target.group.name"},
+			{"Target app", "okta.target.app.alternateid"}, {"Client IP", "okta.client.ip"},
+			{"Country", "okta.client.geo.country"}, {"User agent", "okta.useragent.raw"},
+			{"Outcome", "okta.result"}, {"Reason", "okta.reason"}, {"Session id", "okta.authentication.sessionid"},
+			{"Organisation", "okta.org"},
 		},
 		where:     func(c *Ctx) string { return "Okta (System Log)" },
 		actor:     "okta.actor.name",
 		action:    "okta.evt.type",
 		exception: []string{"okta.evt.type", "okta.actor.name"},
-		needle:    []string{"okta.actor.name"},
+		needle:    []string{"okta.actor.id", "okta.actor.name"},
 	},
 }
 
@@ -135,7 +162,7 @@ func appendFacts(facts []report.Fact, a *event.Alert, shown []FactSpec) []report
 			continue
 		}
 		if v, ok := a.Fields.Get(l.field); ok {
-			facts = append(facts, report.Fact{Label: l.label, Value: v})
+			facts = append(facts, report.Fact{Label: l.label, Value: factValue(l.field, v)})
 		}
 	}
 	if fr.where != nil {
@@ -211,4 +238,19 @@ func shellWord(s string) (string, bool) {
 		s = strings.ToValidUTF8(s[:maxShellValue], "")
 	}
 	return safe.ShellWord(s)
+}
+
+// factValue shows a value as an engineer reads it where Falco sends a
+// number: proc.tty is the terminal's device number, shown with its name.
+func factValue(field, v string) string {
+	if field != "proc.tty" {
+		return v
+	}
+	if v == "0" {
+		return "none (0)"
+	}
+	if name := (&Ctx{a: &event.Alert{Fields: event.Fields{"proc.tty": event.Str(v)}}}).TTY(); name != "''" {
+		return name + " (device " + v + ")"
+	}
+	return v
 }

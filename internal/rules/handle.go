@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -132,15 +133,52 @@ func (s step) applies(c *Ctx) bool {
 // the container is not enough: on CRI-O and Podman the container's conmon
 // has the id in its cgroup too, lives in the host's mount namespace and
 // usually has the lower PID, so /proc/$pid/root would show the host.
+//
+// Each container path the command reads (ContainerFile, ContainerDir,
+// ContainerPath) is then resolved inside the container's root into $cpN:
+// through /proc/$pid/root, a symbolic link would otherwise resolve against
+// the node's root. The resolution reads each component's link (readlink),
+// restarts at the container's root for an absolute target, never goes above
+// it for "..", and gives up after 40 links. A link swapped in between the
+// resolution and the command is not caught, so the commands only read.
 func inContainer(c *Ctx, cmd string) string {
 	id, _ := c.a.Fields.Get("container.id") // checked by ContainerPID
-	return "pid=$(grep -lF -- " + id + " /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | while read -r p; do " +
-		`[ "$(readlink "/proc/$p/ns/mnt")" != "$(readlink /proc/1/ns/mnt)" ] && { echo "$p"; break; }; done)` + "\n" +
-		`if [ -n "$pid" ]; then` + "\n" +
-		"  " + strings.ReplaceAll(cmd, "\n", "\n  ") + "\n" +
-		"else\n" +
-		"  echo 'No process of container " + id + " is running on this host: the container has stopped or runs elsewhere. Look at its image or a snapshot instead.' >&2\n" +
-		"fi"
+	var b strings.Builder
+	b.WriteString("pid=$(grep -lF -- " + id + " /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | while read -r p; do " +
+		`[ "$(readlink "/proc/$p/ns/mnt")" != "$(readlink /proc/1/ns/mnt)" ] && { echo "$p"; break; }; done)` + "\n")
+	noPID := "echo 'No process of container " + id + " is running on this host: the container has stopped or runs elsewhere. Look at its image or a snapshot instead.' >&2"
+	body := strings.ReplaceAll(cmd, "\n", "\n  ")
+	if len(c.paths) == 0 {
+		b.WriteString(`if [ -n "$pid" ]; then` + "\n  " + body + "\nelse\n  " + noPID + "\nfi")
+		return b.String()
+	}
+	// inroot prints the path resolved inside the container's root with a
+	// "." after it, so that command substitution keeps a trailing newline
+	// of the name; it fails after 40 links.
+	b.WriteString(`inroot() { r=; rest=$1; n=0` + "\n" +
+		`  while [ -n "$rest" ]; do` + "\n" +
+		`    e=${rest%%/*}; case "$rest" in */*) rest=${rest#*/} ;; *) rest= ;; esac` + "\n" +
+		`    case "$e" in '' | .) continue ;; ..) r=${r%/*}; continue ;; esac` + "\n" +
+		`    if [ -L "/proc/$pid/root$r/$e" ]; then` + "\n" +
+		`      n=$((n + 1)); [ "$n" -le 40 ] || return 1` + "\n" +
+		`      t=$(readlink -- "/proc/$pid/root$r/$e"; echo .); t=${t%?.}` + "\n" +
+		`      case "$t" in /*) r= ;; esac` + "\n" +
+		`      rest=$t/$rest` + "\n" +
+		`    else r=$r/$e; fi` + "\n" +
+		`  done` + "\n" +
+		`  printf '%s.' "$r"` + "\n" +
+		"}\n")
+	var resolve, trim []string
+	for i, w := range c.paths {
+		v := "cp" + strconv.Itoa(i+1)
+		resolve = append(resolve, "! "+v+"=$(inroot "+w+")")
+		trim = append(trim, v+"=${"+v+"%.}")
+	}
+	b.WriteString(`if [ -z "$pid" ]; then` + "\n  " + noPID + "\n" +
+		"elif " + strings.Join(resolve, " || ") + "; then\n" +
+		"  echo 'A path of this step goes through more than 40 symbolic links inside container " + id + "; it was not read.' >&2\n" +
+		"else\n  " + strings.Join(trim, "; ") + "\n  " + body + "\nfi")
+	return b.String()
 }
 
 // dryRun executes every template of p against a synthetic alert that has a

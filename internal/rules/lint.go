@@ -19,6 +19,7 @@ import (
 var cmdValues = map[string]bool{
 	"Q": true, "QDir": true, "QBase": true, "QRule": true,
 	"Since": true, "Until": true, "ContainerPID": true, "TTY": true,
+	"QTwin": true, "PkgOwner": true, "ContainerFile": true, "ContainerDir": true, "ContainerPath": true, "SinceRFC": true, "UntilRFC": true, "Date": true, "Time": true,
 }
 
 // cmdConditions are the methods a command may test in {{if}}.
@@ -128,16 +129,20 @@ var fieldWord = regexp.MustCompile(`\b(proc|evt|fd|user|group|container|k8s|ka|c
 // step's changes, and an ATT&CK id in any prose that the playbook's mitre
 // list does not hold.
 func checkProse(s *PlaybookSpec, pb *Playbook) error {
+	known := map[string]bool{}
+	for _, f := range append(append([]string{}, s.Fields...), ContainerFields...) {
+		known[f] = true
+	}
 	for _, p := range []struct {
 		what string
 		src  src
 	}{{"title", s.Title}, {"summary", s.Summary}} {
-		if f := literalField(p.src.S); f != "" {
+		if f := literalField(p.src.S, known); f != "" {
 			return s.errf(p.src.Line, "%s names the field %s where its value belongs; write {{.V %q}}", p.what, f, f)
 		}
 	}
 	for i, st := range s.Remediation {
-		if f := literalField(st.Changes.S); f != "" {
+		if f := literalField(st.Changes.S, known); f != "" {
 			return s.errf(st.Changes.Line, "remediation step %d: changes names the field %s where its value belongs; write {{.V %q}}", i+1, f, f)
 		}
 	}
@@ -158,9 +163,11 @@ func checkProse(s *PlaybookSpec, pb *Playbook) error {
 	return nil
 }
 
-// literalField returns the first field name in the literal text of a
-// template (outside {{ }}), or "".
-func literalField(tmpl string) string {
+// literalField returns the first of the playbook's own field names (known)
+// written in the literal text of a template (outside {{ }}), or "". Words
+// that only look like fields (an Okta event type user.session.start) are
+// not the playbook's fields and pass.
+func literalField(tmpl string, known map[string]bool) string {
 	var lit strings.Builder
 	for tmpl != "" {
 		i := strings.Index(tmpl, "{{")
@@ -175,5 +182,10 @@ func literalField(tmpl string) string {
 		}
 		tmpl = tmpl[i+j+2:]
 	}
-	return fieldWord.FindString(lit.String())
+	for _, w := range fieldWord.FindAllString(lit.String(), -1) {
+		if known[w] {
+			return w
+		}
+	}
+	return ""
 }

@@ -324,17 +324,24 @@ func fieldRefs(t *template.Template) ([]string, error) {
 		case *parse.CommandNode:
 			// .Is, .HasPrefix and .Contains take a field, then a value;
 			// the other methods take only fields.
-			onlyFirst := false
+			// .Is, .HasPrefix, .Contains and .VOr take a field, then a
+			// value; .Opt takes a format, then fields; the other
+			// methods take only fields.
+			first, last := 1, len(n.Args)
 			if f, ok := n.Args[0].(*parse.FieldNode); ok && len(f.Ident) == 1 {
 				switch f.Ident[0] {
-				case "Is", "HasPrefix", "Contains":
-					onlyFirst = true
+				case "Is", "HasPrefix", "Contains", "VOr":
+					last = 2
+				case "Opt":
+					first = 2
+				case "ContainerPath":
+					last = 1 // a literal path, not a field
 				}
 			}
 			for i, a := range n.Args {
 				switch a := a.(type) {
 				case *parse.StringNode:
-					if i > 0 && (!onlyFirst || i == 1) {
+					if i >= first && i < last {
 						refs = append(refs, a.Text)
 					}
 				case *parse.PipeNode:
@@ -351,12 +358,16 @@ func fieldRefs(t *template.Template) ([]string, error) {
 // a file and none of the commands that change files, processes or
 // settings. It is a lint, deliberately strict.
 func ReadOnly(cmd string) bool {
-	return !writeCmd.MatchString(devNull.ReplaceAllString(cmd, " "))
+	return !writeCmd.MatchString(devNull.ReplaceAllString(singleQuoted.ReplaceAllString(cmd, "''"), " "))
 }
 
-// devNull matches discarding output, the one redirection a read-only
-// command may use.
-var devNull = regexp.MustCompile(`[0-9]?>\s*/dev/null`)
+// singleQuoted matches a single-quoted shell string: what is inside (a jq or
+// awk program's ">", a Go template) is data, not a redirection.
+var singleQuoted = regexp.MustCompile(`'[^']*'`)
+
+// devNull matches the redirections a read-only command may use: discarding
+// output, and joining or swapping standard output and error (2>&1, >&2).
+var devNull = regexp.MustCompile(`[0-9]?>\s*/dev/null|[0-9]?>&[0-9]`)
 
 var writeCmd = regexp.MustCompile(`(^|[;|&(` + "`" + `]|\bsudo|\bxargs|\bnohup|\bexec|\btimeout\s+\S+)\s*(rm|rmdir|chmod|chown|chgrp|chattr|kill|pkill|killall|mv|cp|dd|tee|truncate|shred|ln|mkdir|touch|install|useradd|userdel|usermod|passwd|setfacl|mount|umount|iptables|nft|ip6tables|reboot|shutdown|sysctl\s+-w|crontab\s+-r|sed\s+-i)(\s|$)` +
 	`|\b(systemctl|kubectl|crictl|docker|ctr|podman)\b[^|;&]*\s(stop|start|restart|disable|enable|mask|kill|delete|apply|patch|edit|scale|cordon|drain|label|annotate|exec|cp|create|replace|set|rm|rmp|stopp|pause|run)(\s|$)|>`)

@@ -33,6 +33,29 @@ func falcoRules(t *testing.T) map[string][]FalcoRule {
 	return out
 }
 
+// pluginRules reads the testdata copies of the rules files of Falco's
+// plugins (k8s_audit, aws_cloudtrail, gcp_auditlog, github, okta).
+func pluginRules(t *testing.T) map[string][]FalcoRule {
+	t.Helper()
+	files, err := filepath.Glob("testdata/falco-rules/plugins/*.yaml")
+	if err != nil || len(files) != 5 {
+		t.Fatalf("testdata plugin rules files: %v %v", files, err)
+	}
+	out := map[string][]FalcoRule{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := ParseFalcoRules(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = rs
+	}
+	return out
+}
+
 func TestEveryFalcoRuleHasADedicatedPlaybook(t *testing.T) {
 	table := Default()
 	want := map[string]int{"falco_rules.yaml": 25, "falco-incubating_rules.yaml": 31, "falco-sandbox_rules.yaml": 37}
@@ -49,15 +72,20 @@ func TestEveryFalcoRuleHasADedicatedPlaybook(t *testing.T) {
 }
 
 func TestPlaybooksMatchTheirRules(t *testing.T) {
-	byName := map[string]FalcoRule{}
+	byName := map[Key]FalcoRule{}
 	for _, rs := range falcoRules(t) {
 		for _, r := range rs {
-			byName[r.Rule] = r
+			byName[Key{r.Source, r.Rule}] = r
+		}
+	}
+	for _, rs := range pluginRules(t) {
+		for _, r := range rs {
+			byName[Key{r.Source, r.Rule}] = r
 		}
 	}
 	for _, pb := range builtinPlaybookList(t) {
 		t.Run(pb.Spec.Rule, func(t *testing.T) {
-			r, ok := byName[pb.Spec.Rule]
+			r, ok := byName[Key{pb.Spec.Source, pb.Spec.Rule}]
 			if !ok {
 				t.Fatalf("playbook for a rule that is not in Falco's rules files")
 			}
@@ -90,6 +118,12 @@ func lintSteps(t *testing.T, pb *Playbook) {
 		if st.Cmd.S != "" && !ReadOnly(st.Cmd.S) {
 			t.Errorf("investigation step %d is not read-only: %s", i+1, st.Cmd.S)
 		}
+	}
+	if len(s.MITRE) == 0 {
+		t.Errorf("no curated mitre list: name the ATT&CK techniques this activity maps to")
+	}
+	if len(s.Exception) == 0 {
+		t.Errorf("no exception fields")
 	}
 	if len(s.Investigation) < 2 {
 		t.Errorf("only %d investigation steps", len(s.Investigation))
@@ -261,6 +295,82 @@ func TestPlaybookMITRE(t *testing.T) {
 		err := load(mitre)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("mitre: %s: got %v, want %q", mitre, err, want)
+		}
+	}
+}
+
+func TestOptAndVOr(t *testing.T) {
+	a := &event.Alert{Fields: event.Fields{"proc.pname": event.Str("bash"), "proc.pcmdline": event.Value{Kind: event.Null}}}
+	c := &Ctx{a: a}
+	for _, tt := range []struct{ got, want string }{
+		{plain(c.Opt(", started by %s", "proc.pname")), ", started by bash"},
+		{plain(c.Opt(", started by %s (%s)", "proc.pname", "proc.pcmdline")), ""},
+		{plain(c.VOr("proc.pcmdline", "not recorded")), "not recorded"},
+		{plain(c.VOr("proc.pname", "x")), "bash"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	_, err := LoadPlaybooks("t.yaml", []byte(`playbooks:
+  - rule: R
+    fields: [proc.name]
+    title: '{{.Opt "by %s" "proc.pname"}}'
+    summary: s
+    why: w
+    facts: [{label: P, field: proc.name}]
+    investigation: [{text: i}]
+    false_positives: [{text: f}]
+    remediation: [{text: r}]
+`))
+	if err == nil || !strings.Contains(err.Error(), `"proc.pname"`) {
+		t.Errorf("a field in .Opt that is not among the rule's fields: %v", err)
+	}
+}
+
+func TestUsrTwinAndPkgOwner(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin/bash": "/bin/bash", "/bin/bash": "/usr/bin/bash", "/usr/sbin/sshd": "/sbin/sshd",
+		"/lib/x86_64-linux-gnu/libc.so.6": "/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/shadow": "", "/usr/local/bin/x": "",
+	} {
+		if got := usrTwin(in); got != want {
+			t.Errorf("usrTwin(%q) = %q, want %q", in, got, want)
+		}
+	}
+	c := &Ctx{a: &event.Alert{Fields: event.Fields{"fd.name": event.Str("/usr/bin/it's")}}}
+	want := `if command -v dpkg >/dev/null 2>&1; then dpkg -S -- '/usr/bin/it'\''s' '/bin/it'\''s'; elif command -v rpm >/dev/null 2>&1; then rpm -qf -- '/usr/bin/it'\''s' '/bin/it'\''s'; else echo 'Neither dpkg nor rpm is installed: compare the file with the image or configuration management instead.' >&2; fi`
+	if got := c.PkgOwner("fd.name"); got != want {
+		t.Errorf("PkgOwner:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCommandTemplateChecks: in a command only the quoting methods place
+// values; anything else is refused at load, naming the file and line.
+func TestCommandTemplateChecks(t *testing.T) {
+	for cmd, want := range map[string]string{
+		`ls -l {{.Q "fd.name"}}`: "",
+		`ls -l -- {{.QDir "fd.name"}}{{if .Has "proc.pid"}} x{{end}}`: "",
+		`crictl inspect --template '{{"{{.info.pid}}"}}' x`:           "",
+		`ls -l {{.V "fd.name"}}`:                                      `t.yaml:9: playbook "R": investigation step 1 cmd: {{.V "fd.name"}} places a value in a command without quoting it`,
+		`ls {{.First "fd.name" "proc.name"}}`:                         "places a value in a command without quoting it",
+		`ls {{printf "%s" .}}`:                                        "investigation step 1 cmd",
+		`ls {{if .V "fd.name"}}x{{end}}`:                              "a condition must use",
+		`ls {{.Q "fd.name" | printf "%s"}}`:                           "investigation step 1 cmd",
+	} {
+		_, err := LoadPlaybooks("t.yaml", []byte(`playbooks:
+  - rule: R
+    fields: [fd.name, proc.name, proc.pid, proc.pname]
+    title: t
+    summary: s
+    why: w
+    facts: [{label: F, field: fd.name}]
+    investigation:
+      - {text: i, cmd: '`+strings.ReplaceAll(cmd, "'", "''")+`'}
+    false_positives: [{text: f}]
+    remediation: [{text: r}]
+`))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("cmd %s: got %v, want %q", cmd, err, want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
 	"github.com/falco-reporter/falco-reporter/internal/report"
@@ -18,8 +19,12 @@ import (
 //go:embed playbooks/*.yaml
 var builtin embed.FS
 
-// Default returns the built-in handler table.
-func Default() *Table {
+// Default returns the built-in handler table, a copy the caller may change.
+// The built-in playbooks are parsed and checked once per process (that
+// takes a noticeable fraction of a second: a reload must not pay it again).
+func Default() *Table { return builtinTable().Clone() }
+
+var builtinTable = sync.OnceValue(func() *Table {
 	t := NewTable(Generic)
 
 	// Falco's alerts about itself are operational reports on Falco's
@@ -44,7 +49,7 @@ func Default() *Table {
 		}
 	}
 	return t
-}
+})
 
 // Handler builds the rule-specific part of a report from an alert. The
 // table fills the parts every report shares (id aside).
@@ -58,6 +63,7 @@ type Entry struct {
 	Key
 	Handler   Handler
 	KeyFields []string // the rule's own incident key fields
+	Fields    []string // a playbook's output fields (the rule's); nil for other handlers
 	Origin    string   // "built-in" or the playbook file that defined it
 }
 
@@ -83,7 +89,7 @@ func (t *Table) Add(source, rule string, h Handler, keyFields ...string) {
 // rule: this is how users override built-in playbooks.
 func (t *Table) AddPlaybook(pb *Playbook, origin string) {
 	k := Key{pb.Spec.Source, pb.Spec.Rule}
-	t.entries[k] = Entry{Key: k, Handler: pb.Handle, KeyFields: pb.Key(), Origin: origin}
+	t.entries[k] = Entry{Key: k, Handler: pb.Handle, KeyFields: pb.Key(), Fields: pb.Spec.Fields, Origin: origin}
 }
 
 // Lookup returns the entry for an alert's source and rule, and false when
