@@ -4,6 +4,7 @@
 //	falco-reporter demo [--dir DIR]          a self-contained demo, no Falco needed
 //	falco-reporter list [FILTERS] [--json] [--limit N]
 //	falco-reporter show ID|PATH [--format markdown|json]
+//	falco-reporter list|show|follow|summary --fleet URL ...   every host's reports, from VictoriaLogs
 //	falco-reporter follow [FILTERS] [--json]
 //	falco-reporter summary [--since 24h] [FILTERS] [--json]
 //	falco-reporter render [--format F] [FILE|-]
@@ -31,8 +32,9 @@ commands:
   run           run the daemon (--config FILE)
   demo          replay built-in alerts through a fake Falco and write reports (--dir DIR)
   list          list reports, newest first (--since 1h --priority warning --rule GLOB --host H
-                --container ID --exe PATH --source S --grep TEXT --json --limit N; --dir DIR or --config FILE)
-  show          print one report by id, id prefix or path (--format markdown|json)
+                --container ID --exe PATH --source S --grep TEXT --json --limit N; --dir DIR or --config FILE,
+                or --fleet URL: every host's reports from a VictoriaLogs, see docs/fleet.md)
+  show          print one report by id, id prefix or path (--format markdown|json; --fleet URL [--host H])
   follow        print a line per report as it is written or updated (the same filters as list)
   summary       counts, top incidents, storms and a chart per hour (--since 24h and the filters of list)
   render        print the report for one Falco JSON alert ([--format markdown|json] [FILE|-])

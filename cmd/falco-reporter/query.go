@@ -18,25 +18,44 @@ import (
 )
 
 // source is where the commands that read reports back find them: --dir,
-// or reports.dir of --config.
+// reports.dir of --config, or the fleet's VictoriaLogs (--fleet).
 type source struct {
+	fs          *flag.FlagSet
 	dir, config *string
+	fleet       *fleetFlags
 }
 
 func sourceFlags(fs *flag.FlagSet) *source {
 	return &source{
+		fs:     fs,
 		dir:    fs.String("dir", "", "the reports directory (default: reports.dir of --config)"),
 		config: configFlag(fs),
+		fleet:  fleetFlagSet(fs),
 	}
 }
 
-// backend opens the reports, warning on stderr about each file skipped.
+// backend opens the reports, warning on stderr about each file skipped,
+// and names where they are. The fleet is used when --fleet (or its
+// environment variable) is set, unless --dir or --config is given.
 func (s *source) backend(stderr io.Writer) (query.Backend, string, error) {
+	given := map[string]bool{}
+	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	local := given["dir"] || given["config"]
+	if given["fleet"] && local {
+		return nil, "", errors.New("give --fleet, or --dir or --config, not both")
+	}
+	if *s.fleet.url != "" && !local {
+		f, err := s.fleet.backend()
+		if err != nil {
+			return nil, "", err
+		}
+		return f, "the fleet at " + f.String(), nil
+	}
 	dir := *s.dir
 	if dir == "" {
 		cfg, err := config.Load(*s.config)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w (or give the reports directory with --dir)", err)
+			return nil, "", fmt.Errorf("%w (or give the reports directory with --dir, or the fleet with --fleet URL)", err)
 		}
 		dir = cfg.Reports.Dir
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/muesli/termenv"
 	"golang.org/x/term"
 
+	"github.com/falco-reporter/falco-reporter/internal/query"
 	"github.com/falco-reporter/falco-reporter/internal/render"
 )
 
@@ -18,22 +19,26 @@ func cmdShow(args []string, stdout, stderr io.Writer) int {
 	fs := flags("show", stderr)
 	src := sourceFlags(fs)
 	format := fs.String("format", "markdown", "markdown or json")
+	host := fs.String("host", "", "the report's host, a glob: with --fleet, an id can be on several hosts")
 	noPager := fs.Bool("no-pager", false, "do not page the output on a terminal")
 	pos, err := parseAll(fs, args)
 	if err != nil {
 		return 2
 	}
 	if len(pos) != 1 || *format != "markdown" && *format != "json" {
-		fmt.Fprintln(stderr, "usage: falco-reporter show [--dir DIR | --config FILE] [--format markdown|json] [--no-pager] ID|PATH")
+		fmt.Fprintln(stderr, "usage: falco-reporter show [--dir DIR | --config FILE | --fleet URL [--host GLOB]] [--format markdown|json] [--no-pager] ID|PATH")
 		return 2
 	}
 	b, _, err := src.backend(stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	doc, err := b.Get(context.Background(), pos[0])
+	doc, err := b.Get(context.Background(), pos[0], query.Filter{Host: *host})
 	if err != nil {
 		return fail(stderr, err)
+	}
+	if doc.Partial != "" {
+		fmt.Fprintln(stderr, "falco-reporter: warning:", doc.Partial)
 	}
 	var out []byte
 	tty, isTTY := terminal(stdout)
@@ -45,10 +50,13 @@ func cmdShow(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, fmt.Errorf("%s: %w", doc.Entry.Files.JSON, err))
 		}
 	default:
+		// The report is drawn from its JSON, wherever it comes from (a
+		// reports directory or the fleet's store), so that it reads the
+		// same everywhere. The Markdown file is shown only for a JSON
+		// report that does not say where its values are (an older one), or
+		// when there is no JSON (reports.formats has no json).
 		md := doc.Markdown
-		if md == nil {
-			// No Markdown file (reports.formats has no markdown): render
-			// one from the JSON report. Its values are plain text there.
+		if doc.JSON != nil && (md == nil || !doc.Report.Decoded()) {
 			md = render.Markdown(&doc.Report)
 		}
 		out = render.PlainText(md)

@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 
 	w := &writer{
-		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, log: log,
+		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, reportJSON: cfg.Journal.ReportJSON, log: log,
 		metrics: metrics, window: cfg.Incidents.Window, update: cfg.Incidents.UpdateInterval,
 		stormIncidents: cfg.Incidents.Storm.Incidents, stormWindow: cfg.Incidents.Storm.Window,
 		now: time.Now, healthy: healthy, written: written, spool: sp, ckpt: ckpt, queue: q,

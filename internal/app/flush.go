@@ -92,7 +92,7 @@ func (w *writer) writeChunk(part []*incident) ([]done, error) {
 			files, err := w.render(&r)
 			entries[i] = inc.entry()
 			entries[i].Files = files
-			out[i].entry = journalEntry(&r)
+			out[i].entry = w.journalEntry(&r)
 			if w.written != nil {
 				out[i].report = &r
 			}
@@ -162,7 +162,7 @@ func (w *writer) render(r *report.Report) ([]store.File, error) {
 
 // journalEntry is the one-line journal entry of a written report; the
 // path is filled in once it is written.
-func journalEntry(r *report.Report) journal.Entry {
+func (w *writer) journalEntry(r *report.Report) journal.Entry {
 	prio, err := event.ParsePriority(r.Priority)
 	if err != nil {
 		prio = event.PriorityNotice
@@ -186,7 +186,19 @@ func journalEntry(r *report.Report) journal.Entry {
 		}
 		fields[journal.FieldStorm] = "1"
 	}
-	return journal.Entry{Message: msg, Priority: int(prio), Fields: fields}
+	e := journal.Entry{Message: msg, Priority: int(prio), Fields: fields}
+	if w.reportJSON {
+		// Every write of a report sends an entry, with its count so far:
+		// the last one of an incident holds its final count.
+		var cut string
+		e.ReportJSON, cut, err = render.JournalJSON(r, journal.MaxReportJSON)
+		e.ReportCut = cut != ""
+		if err != nil {
+			w.log.Warn().Err(err).Msg("journal entry for a report sent without REPORT_JSON")
+			e.ReportCut = true
+		}
+	}
+	return e
 }
 
 func (w *writer) sendJournal(e journal.Entry) {

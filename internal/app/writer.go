@@ -35,14 +35,17 @@ type writer struct {
 	table   *atomic.Pointer[rules.Table]
 	formats []string
 	journal *journal.Reporter // nil: no journal entries
-	log     zerolog.Logger
-	metrics *Metrics
-	window  time.Duration
-	update  time.Duration
-	now     func() time.Time
-	onLoop  func() // called on every turn of the loop: the watchdog ping
-	healthy *atomic.Bool
-	written func(r *report.Report, path string) // may be nil
+	// reportJSON puts the JSON report in each journal entry
+	// (journal.report_json).
+	reportJSON bool
+	log        zerolog.Logger
+	metrics    *Metrics
+	window     time.Duration
+	update     time.Duration
+	now        func() time.Time
+	onLoop     func() // called on every turn of the loop: the watchdog ping
+	healthy    *atomic.Bool
+	written    func(r *report.Report, path string) // may be nil
 
 	stormIncidents int           // 0: no storm folding
 	stormWindow    time.Duration //

@@ -123,6 +123,9 @@ type Spool struct {
 // Journal controls the journal entry written for each report.
 type Journal struct {
 	Reports bool `yaml:"reports"`
+	// ReportJSON adds the whole JSON report to each entry (REPORT_JSON),
+	// for a central store fed by systemd-journal-upload (docs/fleet.md).
+	ReportJSON bool `yaml:"report_json"`
 }
 
 // Log controls the daemon's own logs.
@@ -149,7 +152,7 @@ func Defaults() Config {
 			Storm: Storm{Incidents: 50, Window: 60 * time.Second}},
 		Queue:   Queue{Size: 4096},
 		Spool:   Spool{MaxBytes: 1 << 30},
-		Journal: Journal{Reports: true},
+		Journal: Journal{Reports: true, ReportJSON: true},
 		Log:     Log{Level: "info", Output: "auto"},
 	}
 }

@@ -23,6 +23,10 @@ const (
 	FieldOccurrences = "OCCURRENCES"
 	FieldStorm       = "FALCO_STORM" // 1 on the entry of a storm report
 	FieldTruncated   = "TRUNCATED"   // 1 when the entry was cut to its limits
+	// FieldReportJSON holds the whole JSON report (journal.report_json),
+	// and FieldReportTruncated is 1 when that report was cut to fit.
+	FieldReportJSON      = "REPORT_JSON"
+	FieldReportTruncated = "REPORT_TRUNCATED"
 )
 
 // fieldIdentifier is journald's field for the program name.

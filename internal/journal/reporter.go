@@ -2,6 +2,8 @@ package journal
 
 import (
 	"cmp"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -20,6 +22,12 @@ type Entry struct {
 	// Fields are extra journal fields, e.g. FieldRule; names are passed
 	// through FieldName.
 	Fields map[string]string
+	// ReportJSON, if set, is the JSON report (render.JournalJSON), sent
+	// as REPORT_JSON byte for byte: it is valid JSON with nothing to
+	// escape, at most MaxReportJSON bytes, and outside the limits of the
+	// other fields. ReportCut says it was cut to fit: REPORT_TRUNCATED=1.
+	ReportJSON []byte
+	ReportCut  bool
 }
 
 // Limits of one report entry. Values are escaped first (a control byte
@@ -34,6 +42,12 @@ const (
 // keep lists the fields never dropped to fit MaxEntry: they are short by
 // construction and say which report the entry is about.
 var keep = []string{FieldReportID, FieldReportPath, FieldPriority, FieldOccurrences, FieldStorm}
+
+// MaxReportJSON bounds REPORT_JSON. Reports are 3 to 13 KiB; journald
+// takes far more, and VictoriaLogs reads lines of up to 256 KiB by
+// default (-insert.maxLineSizeBytes) and works best with entries under
+// 100 KB.
+const MaxReportJSON = 32 << 10
 
 // Reporter sends report entries to journald. It is safe for concurrent use.
 type Reporter struct {
@@ -104,8 +118,36 @@ func (r *Reporter) Send(e Entry) error {
 		vars[FieldTruncated] = "1"
 	}
 	vars[fieldIdentifier] = Identifier
+	bad := reportJSON(e, vars)
 	if err := r.send(msg, journal.Priority(e.Priority), vars); err != nil {
 		return fmt.Errorf("send journal entry: %w", err)
+	}
+	return bad
+}
+
+// reportJSON adds REPORT_JSON and REPORT_TRUNCATED to vars. A report JSON
+// that breaks Entry's rules (a bug) is left out, the entry says it is
+// truncated, and the error says why.
+func reportJSON(e Entry, vars map[string]string) error {
+	js := string(e.ReportJSON)
+	var bad error
+	switch {
+	case e.ReportJSON == nil:
+	case len(js) > MaxReportJSON:
+		bad = fmt.Errorf("%d bytes, over %d", len(js), MaxReportJSON)
+	case safe.Display(js, 0) != js:
+		bad = errors.New("it holds characters the journal would escape")
+	case !json.Valid(e.ReportJSON):
+		bad = errors.New("it is not valid JSON")
+	}
+	if bad != nil || e.ReportCut {
+		vars[FieldReportTruncated] = "1"
+	}
+	if bad != nil {
+		return fmt.Errorf("journal entry sent without %s: %w", FieldReportJSON, bad)
+	}
+	if e.ReportJSON != nil {
+		vars[FieldReportJSON] = js
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,5 +146,28 @@ func TestReporterEscapesControlCharacters(t *testing.T) {
 			checkFields(t, got[0], map[string]string{"MESSAGE": tt.want, FieldRule: tt.want})
 			checkNoControl(t, got[0], "MESSAGE", FieldRule)
 		})
+	}
+}
+
+// TestReporterReportJSONArrivesWhole: a report's JSON, near the limit and
+// beyond one datagram, is in the journal byte for byte.
+func TestReporterReportJSONArrivesWhole(t *testing.T) {
+	r := newTestReporter(t)
+	id := newRunID(t)
+	var b strings.Builder
+	b.WriteString(`{"id":"x","chunks":[`)
+	for i := 0; b.Len() < MaxReportJSON-100; i++ {
+		fmt.Fprintf(&b, `"chunk %06d é ✓",`, i)
+	}
+	b.WriteString(`"end"]}`)
+	js := b.String()
+	err := r.Send(Entry{Message: "large", Priority: 6, Fields: map[string]string{"TEST_RUN_ID": id}, ReportJSON: []byte(js)})
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := readEntries(t, 1, "TEST_RUN_ID="+id)
+	checkFields(t, got[0], map[string]string{FieldReportJSON: js})
+	if _, ok := got[0][FieldReportTruncated]; ok {
+		t.Error("REPORT_TRUNCATED set on a whole report")
 	}
 }

@@ -111,3 +111,41 @@ func TestReporterCaps(t *testing.T) {
 		})
 	}
 }
+
+func TestReporterReportJSON(t *testing.T) {
+	ok := []byte(`{"id":"x","title":"caf\u00e9 é"}`)
+	tests := []struct {
+		name      string
+		entry     Entry
+		wantJSON  string // "": no REPORT_JSON
+		truncated bool
+		wantErr   bool
+	}{
+		{name: "whole", entry: Entry{ReportJSON: ok}, wantJSON: string(ok)},
+		{name: "cut to fit", entry: Entry{ReportJSON: ok, ReportCut: true}, wantJSON: string(ok), truncated: true},
+		{name: "none", entry: Entry{}},
+		{name: "none, as it could not be made", entry: Entry{ReportCut: true}, truncated: true},
+		{name: "too large", entry: Entry{ReportJSON: []byte(`"` + strings.Repeat("a", MaxReportJSON) + `"`)}, truncated: true, wantErr: true},
+		{name: "a raw newline", entry: Entry{ReportJSON: []byte("{}\n")}, truncated: true, wantErr: true},
+		{name: "a bidi override", entry: Entry{ReportJSON: []byte("\"\u202e\"")}, truncated: true, wantErr: true},
+		{name: "not JSON", entry: Entry{ReportJSON: []byte(`{"id":`)}, truncated: true, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeSend{}
+			tt.entry.Message, tt.entry.Priority = "m", 4
+			tt.entry.Fields = map[string]string{FieldReportID: "x"}
+			err := (&Reporter{send: f.send}).Send(tt.entry)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if len(f.vars) != 1 {
+				t.Fatal("the entry was not sent")
+			}
+			v := f.vars[0]
+			if v[FieldReportJSON] != tt.wantJSON || (v[FieldReportTruncated] == "1") != tt.truncated || v[FieldReportID] != "x" {
+				t.Errorf("REPORT_JSON %.40q, REPORT_TRUNCATED %q", v[FieldReportJSON], v[FieldReportTruncated])
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -43,31 +44,6 @@ func decode(p *fastjson.Parser, data []byte, grep []byte) (record, error) {
 	if v.Type() != fastjson.TypeObject {
 		return record{}, fmt.Errorf("%w: not a JSON object", errNotReport)
 	}
-	str := func(keys ...string) string { return string(v.GetStringBytes(keys...)) }
-	var r record
-	e := &r.entry
-	e.ID, e.Rule, e.Source = str("id"), str("rule"), str("source")
-	e.Priority, e.Hostname, e.Title = str("priority"), str("hostname"), str("title")
-	for _, k := range []string{"id", "rule", "priority", "first_seen"} {
-		if v.Get(k) == nil || v.Get(k).Type() != fastjson.TypeString {
-			return record{}, fmt.Errorf("%w: no string %q", errNotReport, k)
-		}
-	}
-	if e.ID == "" {
-		return record{}, fmt.Errorf("%w: empty id", errNotReport)
-	}
-	if e.FirstSeen.Time, err = time.Parse(time.RFC3339Nano, str("first_seen")); err != nil {
-		return record{}, fmt.Errorf("%w: first_seen: %v", errNotReport, err)
-	}
-	e.LastSeen = e.FirstSeen
-	if t, err := time.Parse(time.RFC3339Nano, str("last_seen")); err == nil && t.After(e.FirstSeen.Time) {
-		e.LastSeen.Time = t
-	}
-	e.Occurrences = max(v.GetInt("occurrences"), 1)
-	if p, err := event.ParsePriority(e.Priority); err == nil {
-		r.prio, r.prioOK = p, true
-	}
-
 	fields := v.GetObject("fields")
 	field := func(k string) string {
 		if fields == nil {
@@ -75,6 +51,50 @@ func decode(p *fastjson.Parser, data []byte, grep []byte) (record, error) {
 		}
 		return string(fields.Get(k).GetStringBytes())
 	}
+	return decodeValue(v, "", field, grep)
+}
+
+// decodeUnpacked reads a line of VictoriaLogs' answer in which unpack_json
+// put the keys of a JSON report that a listing reads, each under prefix
+// (nested keys joined with dots: prefix + "fields.container.id").
+func decodeUnpacked(v *fastjson.Value, prefix string) (record, error) {
+	field := func(k string) string { return string(v.GetStringBytes(prefix + "fields." + k)) }
+	return decodeValue(v, prefix, field, nil)
+}
+
+// decodeValue reads a report's keys, each under prefix in v, and its
+// alert fields through field. grep needs the whole report in v.
+func decodeValue(v *fastjson.Value, prefix string, field func(string) string, grep []byte) (record, error) {
+	str := func(k string) string { return string(v.GetStringBytes(prefix + k)) }
+	var r record
+	e := &r.entry
+	e.ID, e.Rule, e.Source = str("id"), str("rule"), str("source")
+	e.Priority, e.Hostname, e.Title = str("priority"), str("hostname"), str("title")
+	for _, k := range []string{"id", "rule", "priority", "first_seen"} {
+		if x := v.Get(prefix + k); x == nil || x.Type() != fastjson.TypeString {
+			return record{}, fmt.Errorf("%w: no string %q", errNotReport, k)
+		}
+	}
+	if e.ID == "" {
+		return record{}, fmt.Errorf("%w: empty id", errNotReport)
+	}
+	var err error
+	if e.FirstSeen.Time, err = time.Parse(time.RFC3339Nano, str("first_seen")); err != nil {
+		return record{}, fmt.Errorf("%w: first_seen: %v", errNotReport, err)
+	}
+	e.LastSeen = e.FirstSeen
+	if t, err := time.Parse(time.RFC3339Nano, str("last_seen")); err == nil && t.After(e.FirstSeen.Time) {
+		e.LastSeen.Time = t
+	}
+	e.Occurrences = v.GetInt(prefix + "occurrences")
+	if s := v.GetStringBytes(prefix + "occurrences"); s != nil { // unpacked: a string
+		e.Occurrences, _ = strconv.Atoi(string(s))
+	}
+	e.Occurrences = max(e.Occurrences, 1)
+	if p, err := event.ParsePriority(e.Priority); err == nil {
+		r.prio, r.prioOK = p, true
+	}
+
 	e.ContainerID = field("container.id")
 	r.containerName, r.containerFull = field("container.name"), field("container.full_id")
 	r.exe = [2]string{field("proc.exepath"), field("proc.exe")}
@@ -89,7 +109,7 @@ func decode(p *fastjson.Parser, data []byte, grep []byte) (record, error) {
 			r.grepHit = containsFold(f.GetStringBytes("label"), grep) || containsFold(f.GetStringBytes("field"), grep) ||
 				containsFold(f.GetStringBytes("value"), grep)
 		}
-		if !r.grepHit && fields != nil {
+		if fields := v.GetObject("fields"); !r.grepHit && fields != nil {
 			fields.Visit(func(_ []byte, fv *fastjson.Value) {
 				if !r.grepHit && fv.Type() == fastjson.TypeString {
 					r.grepHit = containsFold(fv.GetStringBytes(), grep)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
 )
@@ -122,7 +123,12 @@ func Glob(pattern string) (*regexp.Regexp, error) {
 			b.WriteString("[" + strings.ReplaceAll(set, `\`, `\\`) + "]")
 			i += end + 1
 		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
+			// A whole character: string(c) of one byte of a multi-byte
+			// character would be another character. An invalid byte
+			// stands for U+FFFD, as it does in the JSON reports.
+			r, size := utf8.DecodeRuneInString(pattern[i:])
+			b.WriteString(regexp.QuoteMeta(string(r)))
+			i += size - 1
 		}
 	}
 	b.WriteString(`\z`)

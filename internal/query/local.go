@@ -102,12 +102,17 @@ func newestFirst(a, b *report.Entry) int {
 
 // Get implements Backend. ref is a path when it names an existing file or
 // has a path separator; otherwise an id or id prefix.
-func (l *Local) Get(ctx context.Context, ref string) (*Doc, error) {
+func (l *Local) Get(ctx context.Context, ref string, f Filter) (*Doc, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("%w: empty id", ErrNotFound)
 	}
 	if _, err := os.Lstat(ref); err == nil || strings.ContainsRune(ref, filepath.Separator) {
 		return readDoc(ref)
+	}
+	f.Grep = ""
+	m, err := compile(f)
+	if err != nil {
+		return nil, err
 	}
 	l.mu.Lock()
 	all, err := l.scanCached()
@@ -120,6 +125,9 @@ func (l *Local) Get(ctx context.Context, ref string) (*Doc, error) {
 	}
 	var found []*record
 	for _, r := range all {
+		if !m.match(r) {
+			continue
+		}
 		if r.entry.ID == ref {
 			found = []*record{r}
 			break
@@ -136,13 +144,7 @@ func (l *Local) Get(ctx context.Context, ref string) (*Doc, error) {
 		for _, r := range found {
 			ids = append(ids, r.entry.ID)
 		}
-		slices.Sort(ids)
-		more := ""
-		if len(ids) > 5 {
-			more = fmt.Sprintf(" and %d more", len(ids)-5)
-			ids = ids[:5]
-		}
-		return nil, fmt.Errorf("%w: %q is the start of %s%s; give more of it", ErrAmbiguous, ref, strings.Join(ids, ", "), more)
+		return nil, fmt.Errorf("%w: %q is the start of %s; give more of it", ErrAmbiguous, ref, someOf(ids))
 	}
 	return readDoc(found[0].entry.Files.JSON)
 }
@@ -192,4 +194,14 @@ func readDoc(path string) (*Doc, error) {
 		doc.Entry.Files.HTML = base + ".html"
 	}
 	return doc, nil
+}
+
+// someOf names the first five of names in order, and how many more there
+// are: for an error that must stay one readable line.
+func someOf(names []string) string {
+	names = slices.Sorted(slices.Values(names))
+	if len(names) > 5 {
+		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	}
+	return strings.Join(names, ", ")
 }

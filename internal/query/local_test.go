@@ -180,7 +180,7 @@ func TestGet(t *testing.T) {
 	l := NewLocal(dir, nil)
 	ctx := context.Background()
 	for _, ref := range []string{rs[3].ID, rs[3].ID[:10]} {
-		d, err := l.Get(ctx, ref)
+		d, err := l.Get(ctx, ref, Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,19 +188,19 @@ func TestGet(t *testing.T) {
 			t.Errorf("Get(%q) = %s", ref, d.Entry.ID)
 		}
 		for _, p := range []string{d.Entry.Files.JSON, d.Entry.Files.Markdown} {
-			byPath, err := l.Get(ctx, p)
+			byPath, err := l.Get(ctx, p, Filter{})
 			if err != nil || byPath.Entry.ID != rs[3].ID {
 				t.Errorf("Get(%s): %v", p, err)
 			}
 		}
 	}
-	if _, err := l.Get(ctx, "0"); !errors.Is(err, ErrAmbiguous) {
+	if _, err := l.Get(ctx, "0", Filter{}); !errors.Is(err, ErrAmbiguous) {
 		t.Errorf("prefix of many: %v", err)
 	}
-	if _, err := l.Get(ctx, "zzz"); !errors.Is(err, ErrNotFound) {
+	if _, err := l.Get(ctx, "zzz", Filter{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
-	if _, err := l.Get(ctx, filepath.Join(dir, "nope.md")); !errors.Is(err, ErrNotFound) {
+	if _, err := l.Get(ctx, filepath.Join(dir, "nope.md"), Filter{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing path: %v", err)
 	}
 }
@@ -219,6 +219,9 @@ func TestGlob(t *testing.T) {
 		{"a.b", "axb", false},
 		{"(x)+", "(x)+", true},
 		{"line*", "line1\nline2", true},
+		{"юникод ✓", "ЮНИКОД ✓", true},
+		{"nœud-?", "NŒUD-é", true},
+		{"bad\xffutf8", "bad\uFFFDutf8", true},
 	}
 	for _, tt := range tests {
 		re, err := Glob(tt.glob)

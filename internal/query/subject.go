@@ -1,18 +1,9 @@
 package query
 
-import "github.com/falco-reporter/falco-reporter/internal/event"
-
-// subjects name, per plugin source, the field that says who or what an
-// alert is about and a field that places it. The field names are those of
-// Falco's plugin rules files (k8s_audit, aws_cloudtrail, gcp_auditlog,
-// github, okta).
-var subjects = map[string][2]string{
-	"k8s_audit":      {"ka.user.name", "ka.target.namespace"},
-	"aws_cloudtrail": {"ct.user", "ct.region"},
-	"gcp_auditlog":   {"gcp.user", "gcp.projectId"},
-	"github":         {"github.user", "github.repo.name"},
-	"okta":           {"okta.actor.name", "okta.client.ip"},
-}
+import (
+	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/report"
+)
 
 // subject says where an alert happened: the container (id and name), the
 // host, or the plugin source's own subject (a Kubernetes user, a cloud
@@ -37,7 +28,7 @@ func subject(source string, field func(string) string) string {
 	if source == event.SourceInternal {
 		return "falco"
 	}
-	if s, ok := subjects[source]; ok {
+	if s, ok := report.SubjectFields[source]; ok {
 		who, where := field(s[0]), field(s[1])
 		switch {
 		case who != "" && where != "":

@@ -121,11 +121,13 @@ func steps(b *strings.Builder, title string, list []report.Step, numbered bool) 
 }
 
 // spans renders report text: prose escaped, alert values as code spans,
-// and text read back from a JSON report, where the two are no longer told
-// apart, escaped as fully as a value.
+// and text read back from a JSON report that does not say where its values
+// are escaped as fully as a value. Adjacent prose is drawn as one, so that
+// a report read back from its JSON (which keeps only where the values are)
+// is drawn exactly as it was written.
 func spans(t report.Text) string {
 	var b strings.Builder
-	for _, s := range t {
+	for _, s := range t.Merged() {
 		switch {
 		case s.Value:
 			b.WriteString(code(s.S, false))

@@ -1,6 +1,42 @@
 package report
 
-import "time"
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// SubjectFields name, per plugin source, the field that says who or what
+// an alert is about and a field that places it (Entry.Subject). The field
+// names are those of Falco's plugin rules files (k8s_audit,
+// aws_cloudtrail, gcp_auditlog, github, okta).
+var SubjectFields = map[string][2]string{
+	"k8s_audit":      {"ka.user.name", "ka.target.namespace"},
+	"aws_cloudtrail": {"ct.user", "ct.region"},
+	"gcp_auditlog":   {"gcp.user", "gcp.projectId"},
+	"github":         {"github.user", "github.repo.name"},
+	"okta":           {"okta.actor.name", "okta.client.ip"},
+}
+
+// listingFields are the alert fields a listing reads besides the
+// subject fields.
+var listingFields = []string{"container.id", "container.full_id", "container.name", "k8s.pod.name", "k8s.ns.name", "proc.exepath", "proc.exe"}
+
+// ListingFields returns the alert fields a listing reads: for the subject,
+// the container, or the executable. A report cut to fit a small place
+// keeps these fields.
+func ListingFields() []string {
+	out := append([]string(nil), listingFields...)
+	for _, src := range slices.Sorted(maps.Keys(SubjectFields)) {
+		out = append(out, SubjectFields[src][0], SubjectFields[src][1])
+	}
+	return out
+}
+
+// ListingField reports whether a listing reads the alert field name.
+func ListingField(name string) bool {
+	return slices.Contains(ListingFields(), name)
+}
 
 // Entry is what a listing shows of one stored report: enough to filter,
 // sort and open it, without the playbook text. internal/query reads

@@ -154,9 +154,9 @@ type Text []Span
 
 // Span is a run of prose or, when Value is set, one alert value.
 //
-// Decoded is set on text read back from a JSON report, where prose and
-// values are no longer told apart: renderers then escape all of it as they
-// would a value.
+// Decoded is set on text read back from a JSON report that does not say
+// where its values are (no value_spans): renderers then escape all of it
+// as they would a value.
 type Span struct {
 	S       string
 	Value   bool
@@ -175,8 +175,9 @@ func (t Text) String() string {
 	return b.String()
 }
 
-// MarshalJSON encodes t as one string.
-func (t Text) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
+// MarshalJSON encodes t as one string. Report.MarshalJSON adds where its
+// values are (ValueSpans).
+func (t Text) MarshalJSON() ([]byte, error) { return json.Marshal(t.jsonString()) }
 
 // UnmarshalJSON decodes a string into a single span marked Decoded.
 func (t *Text) UnmarshalJSON(b []byte) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/falco-reporter/falco-reporter/internal/demo"
 	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/journal"
 	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
@@ -96,4 +97,46 @@ func atomicWrite(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// Machine is the _MACHINE_ID JournalEntry gives a host.
+func Machine(host string) string {
+	return fmt.Sprintf("%032x", []byte(host))[:32]
+}
+
+// JournalEntry is the journal entry the daemon writes for r, as
+// systemd-journal-upload sends it from a host running falco-reporter.service
+// (trusted fields too), at time at. path is the report's path on the
+// host.
+func JournalEntry(r *report.Report, path string, at time.Time) (map[string]string, error) {
+	js, cut, err := render.JournalJSON(r, journal.MaxReportJSON)
+	if err != nil {
+		return nil, err
+	}
+	prio, err := event.ParsePriority(r.Priority)
+	if err != nil {
+		prio = event.PriorityNotice
+	}
+	e := map[string]string{
+		"__REALTIME_TIMESTAMP":   fmt.Sprint(at.UnixMicro()),
+		"_MACHINE_ID":            Machine(r.Hostname),
+		"_HOSTNAME":              r.Hostname,
+		"_SYSTEMD_UNIT":          "falco-reporter.service",
+		"_TRANSPORT":             "journal",
+		"SYSLOG_IDENTIFIER":      journal.Identifier,
+		"PRIORITY":               fmt.Sprint(int(prio)),
+		"MESSAGE":                safe.Display(fmt.Sprintf("%s: %s on %s: %s", r.Priority, r.Rule, r.Hostname, r.Title), 0),
+		journal.FieldRule:        safe.Display(r.Rule, 0),
+		journal.FieldPriority:    safe.Display(r.Priority, 0),
+		journal.FieldSource:      safe.Display(r.Source, 0),
+		journal.FieldHostname:    safe.Display(r.Hostname, 0),
+		journal.FieldReportID:    r.ID,
+		journal.FieldReportPath:  path,
+		journal.FieldOccurrences: fmt.Sprint(r.Occurrences),
+		journal.FieldReportJSON:  string(js),
+	}
+	if cut != "" {
+		e[journal.FieldReportTruncated] = "1"
+	}
+	return e, nil
 }
