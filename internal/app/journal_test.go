@@ -95,6 +95,7 @@ func TestJournalEntryCarriesTheReport(t *testing.T) {
 		}
 		t.Skip("no journald: run .ci/journald.sh")
 	}
+	run := time.Now().UnixNano()
 	for _, on := range []bool{true, false} {
 		t.Run(fmt.Sprint("report_json=", on), func(t *testing.T) {
 			cfg := testConfig(t)
@@ -105,6 +106,11 @@ func TestJournalEntryCarriesTheReport(t *testing.T) {
 			for i := range 3 {
 				a := alert("Read sensitive file untrusted", 7)
 				a.Time = a.Time.Add(time.Duration(i) * time.Second)
+				// Report ids come from the spool position and the alert's
+				// bytes: each subtest's (and each run's) alert differs, so
+				// that it does not read another's journal entries under
+				// the same id.
+				a.Hostname = fmt.Sprintf("node-%d-%v", run, on)
 				ch <- a
 				waitFor(t, "the update", func() bool { _, n := col.occurrences(); return n == i+1 })
 			}
