@@ -14,32 +14,22 @@ import (
 // falcoRules reads the testdata copies of Falco's rules files.
 func falcoRules(t *testing.T) map[string][]FalcoRule {
 	t.Helper()
-	files, err := filepath.Glob("testdata/falco-rules/*.yaml")
-	if err != nil || len(files) != 3 {
-		t.Fatalf("testdata rules files: %v %v", files, err)
-	}
-	out := map[string][]FalcoRule{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := ParseFalcoRules(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(f)] = rs
-	}
-	return out
+	return readRules(t, "testdata/falco-rules/*.yaml", 3)
 }
 
 // pluginRules reads the testdata copies of the rules files of Falco's
 // plugins (k8s_audit, aws_cloudtrail, gcp_auditlog, github, okta).
 func pluginRules(t *testing.T) map[string][]FalcoRule {
 	t.Helper()
-	files, err := filepath.Glob("testdata/falco-rules/plugins/*.yaml")
-	if err != nil || len(files) != 5 {
-		t.Fatalf("testdata plugin rules files: %v %v", files, err)
+	return readRules(t, "testdata/falco-rules/plugins/*.yaml", 5)
+}
+
+// readRules parses the want rules files that glob matches, by base name.
+func readRules(t *testing.T, glob string, want int) map[string][]FalcoRule {
+	t.Helper()
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) != want {
+		t.Fatalf("testdata rules files %s: %v %v", glob, files, err)
 	}
 	out := map[string][]FalcoRule{}
 	for _, f := range files {
