@@ -125,6 +125,8 @@ func TestFileInputFollowsRotation(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// A failed check must not leave the daemon running.
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 		return cmd
 	}
 	stop := func(cmd *exec.Cmd) {

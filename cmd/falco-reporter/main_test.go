@@ -168,6 +168,7 @@ func TestRunSIGTERM(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // a failed check must not leave it running
 	deadline := time.Now().Add(15 * time.Second)
 	for falco.Queued() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
