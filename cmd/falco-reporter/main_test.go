@@ -40,8 +40,18 @@ func TestMain(m *testing.M) {
 
 func runBin(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runBinWith(t, stdin, nil, args...)
+}
+
+// runBinWith runs the binary with stdin and variables added to the
+// environment, and returns its output and exit code.
+func runBinWith(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
