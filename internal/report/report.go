@@ -48,6 +48,10 @@ type Report struct {
 
 	// Fields are the alert's output fields; a nil value is a JSON null.
 	Fields map[string]*string `json:"fields"`
+
+	// Evidence is the snapshot taken on the host at alert time, or why
+	// none was; nil where evidence does not apply (see Evidence).
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // Technique is one MITRE ATT&CK technique: its id, its name and the tactic
@@ -74,6 +78,9 @@ type Step struct {
 	Command string `json:"command,omitempty"` // a shell command, values already quoted
 	Changes Text   `json:"changes,omitempty"` // for a response step that changes something: what it changes
 	Config  string `json:"config,omitempty"`  // a YAML snippet, e.g. a Falco rule exception
+	// Answered says what the evidence taken at alert time already shows
+	// for this step; the command stays for a second look.
+	Answered Text `json:"answered,omitempty"`
 }
 
 // Text is prose in which some spans are values taken from the alert. JSON
