@@ -95,6 +95,13 @@ func Take(ctx context.Context, r Request, lim Limits) (ev report.Evidence) {
 	s.ancestry(ev.Process.PPID)
 	s.files(r, p)
 	s.sysctls(r.Sysctls)
+	if s.exe != nil {
+		defer s.exe.Close()
+		var err error
+		if ev.Process.SHA256, ev.Process.ExeSize, err = s.hashExe(); err != nil {
+			s.note("executable's hash: %s", describeErr(err))
+		}
+	}
 	return ev
 }
 
@@ -112,7 +119,8 @@ type snap struct {
 	ctx context.Context
 	lim Limits
 	ev  *report.Evidence
-	cut bool // the budget ran out; noted once
+	cut bool     // the budget ran out; noted once
+	exe *os.File // the process's executable, to hash last
 }
 
 // over reports whether the budget has run out, noting it once with what
@@ -145,9 +153,11 @@ func (s *snap) process(p *procDir, st stat) {
 		s.note("executable: %s", describeErr(err))
 	}
 	pr.Exe, pr.ExeDeleted = clean(strings.TrimSuffix(exe, " (deleted)")), strings.HasSuffix(exe, " (deleted)")
-	if !s.over("the executable's hash") && err == nil {
-		pr.SHA256, pr.ExeSize, err = s.hashExe(p)
-		if err != nil {
+	if err == nil {
+		// Opened now, hashed last: the file stays readable through this
+		// descriptor when the process exits, and the facts that vanish
+		// with the process are read first.
+		if s.exe, err = openExe(p); err != nil {
 			s.note("executable's hash: %s", describeErr(err))
 		}
 	}
@@ -200,15 +210,19 @@ func (s *snap) process(p *procDir, st stat) {
 	s.ev.Process = pr
 }
 
-// hashExe hashes /proc/PID/exe: the kernel's reference to the running
+// openExe opens /proc/PID/exe: the kernel's reference to the running
 // file, readable even when the file was deleted or replaced.
-func (s *snap) hashExe(p *procDir) (string, int64, error) {
+func openExe(p *procDir) (*os.File, error) {
 	fd, err := unix.Openat(p.fd, "exe", unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return "", 0, err
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "exe")
-	defer f.Close()
+	return os.NewFile(uintptr(fd), "exe"), nil
+}
+
+// hashExe hashes the executable, within what is left of the budget.
+func (s *snap) hashExe() (string, int64, error) {
+	f := s.exe
 	fi, err := f.Stat()
 	if err != nil {
 		return "", 0, err

@@ -67,7 +67,7 @@ type watched struct {
 
 // startChild starts exe (the test binary, or a copy of it) as the watched
 // process, with args before it (e.g. unshare), and waits for "ready".
-func startChild(t *testing.T, exe string, wrap ...string) *watched {
+func startChild(t testing.TB, exe string, wrap ...string) *watched {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "opened file")
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
