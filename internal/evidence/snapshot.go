@@ -372,7 +372,12 @@ func (s *snap) files(r Request, p *procDir) {
 	case p != nil:
 		root, err = unix.Openat(p.fd, "root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	case r.Host:
-		root, err = unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		// PID 1's root: the host's files even where the collector's own
+		// mount namespace hides some (ProtectHome=, PrivateTmp=).
+		root, err = unix.Open("/proc/1/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			root, err = unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		}
 	default:
 		s.note("the alert's paths were not described: the container's root is gone with its process")
 		return
