@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/falco-reporter/falco-reporter/internal/config"
+	"github.com/falco-reporter/falco-reporter/internal/evidence"
 	"github.com/falco-reporter/falco-reporter/internal/htmlindex"
 	"github.com/falco-reporter/falco-reporter/internal/journal"
 	"github.com/falco-reporter/falco-reporter/internal/playbookdir"
@@ -46,6 +47,8 @@ type Options struct {
 	MetricsAddr *string
 	// metricsOut, if set, receives the metrics (tests).
 	metricsOut chan<- *Metrics
+	// evidence, if set, takes snapshots instead of the collector (tests).
+	evidence takeFunc
 	// Written, if set, is told of every report written (the demo uses it).
 	Written func(r *report.Report, path string)
 }
@@ -134,6 +137,19 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		store: st, table: &tablePtr, formats: cfg.Reports.Formats, journal: jr, log: log,
 		metrics: metrics, window: cfg.Incidents.Window, update: cfg.Incidents.UpdateInterval,
 		now: time.Now, healthy: healthy, open: map[string]*incident{}, byAge: list.New(), written: written, spool: sp,
+	}
+	if cfg.Evidence.Enabled || opts.evidence != nil {
+		take := opts.evidence
+		if take == nil {
+			c := &evidence.Client{Socket: cfg.Evidence.Socket, Timeout: cfg.Evidence.Timeout}
+			take = c.Take
+		}
+		w.evidence, w.awaiting = newEvidenceWorker(take, cfg.Evidence.PerSecond), map[string]*incident{}
+		evCtx, stopEvidence := context.WithCancel(context.Background())
+		w.evidence.start(evCtx)
+		// After the writer: it hands over no more jobs once it has
+		// returned.
+		defer func() { stopEvidence(); w.evidence.wg.Wait() }()
 	}
 	pinger := watchdog(opts.Notifier, log)
 	w.onLoop = pinger

@@ -29,9 +29,19 @@ func (w *writer) run(q *queue) {
 		if len(w.pending) > 0 && backoff > 0 {
 			in = nil
 		}
+		var answers <-chan evidenceAnswer
+		if w.evidence != nil {
+			answers = w.evidence.answers
+		}
 		select {
+		case ans := <-answers:
+			w.gotEvidence(ans)
 		case a, ok := <-in:
 			if !ok {
+				for len(answers) > 0 {
+					w.gotEvidence(<-answers)
+				}
+				w.abandonEvidence()
 				w.closeAll()
 				if err := w.flush(); err != nil {
 					// The alerts stay in the spool and are replayed at the next start.

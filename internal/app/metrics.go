@@ -20,6 +20,7 @@ type Metrics struct {
 	SpoolErrors   prometheus.Counter
 	SpoolBytes    prometheus.Gauge
 	QueueDepth    prometheus.Gauge
+	Evidence      *prometheus.CounterVec
 }
 
 // knownSources bounds the source label; other sources count as "other".
@@ -46,8 +47,9 @@ func NewMetrics() *Metrics {
 		SpoolErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_spool_errors_total", Help: "Failed appends to the spool (e.g. disk full)."}),
 		SpoolBytes:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_spool_bytes", Help: "Bytes of received alerts held in the spool until their reports are durable."}),
 		QueueDepth:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_queue_depth", Help: "Alerts waiting between the inputs and the writer."}),
+		Evidence:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falco_reporter_evidence_total", Help: "Evidence snapshots by outcome: taken, exited, pid_reused, failed, or skipped_rate, skipped_busy, skipped_stopping (never asked for)."}, []string{"outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.Received, m.Written, m.Folded, m.Dropped, m.WriteErrors, m.QueueFull, m.IncidentsOpen, m.StreamState, m.Reconnects, m.SpoolErrors, m.SpoolBytes, m.QueueDepth} {
+	for _, c := range []prometheus.Collector{m.Received, m.Written, m.Folded, m.Dropped, m.WriteErrors, m.QueueFull, m.IncidentsOpen, m.StreamState, m.Reconnects, m.SpoolErrors, m.SpoolBytes, m.QueueDepth, m.Evidence} {
 		f(c)
 	}
 	return m

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/evidence"
 	"github.com/falco-reporter/falco-reporter/internal/journal"
 	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
@@ -57,6 +58,7 @@ type incident struct {
 	lastWrite time.Time
 	dirty     bool   // folded alerts not yet written
 	unwritten uint64 // spool seq of the first alert not yet in a written report; 0: none
+	evidence  *report.Evidence // set by the writer's loop only; nil: evidence does not apply
 }
 
 // writer turns alerts into reports and writes them. It runs in one
@@ -79,6 +81,9 @@ type writer struct {
 	byAge   *list.List  // keys of open incidents, least recently folded first
 	pending []*incident // waiting to be written (after a failed write too)
 	lastErr time.Time
+
+	evidence *evidenceWorker      // nil: evidence.enabled is false
+	awaiting map[string]*incident // incidents waiting for a snapshot, by id
 
 	spool    *spool.Spool // nil: no spool
 	taken    uint64       // seq of the last alert taken from the queue
@@ -119,6 +124,7 @@ func (w *writer) add(it item) {
 	}
 	w.open[key] = inc
 	inc.age = w.byAge.PushBack(key)
+	w.askEvidence(inc)
 	w.metrics.IncidentsOpen.Set(float64(len(w.open)))
 	w.pending = append(w.pending, inc)
 }
@@ -135,6 +141,8 @@ func (inc *incident) report(log zerolog.Logger) *report.Report {
 		r.ID = inc.id
 		inc.r, inc.built = r, true
 	}
+	inc.r.Evidence = inc.evidence
+	evidence.Annotate(&inc.r)
 	inc.r.Occurrences = inc.occ
 	inc.r.FirstSeen.Time, inc.r.LastSeen.Time = inc.firstSeen, inc.lastSeen
 	if len(inc.samples) > 0 {

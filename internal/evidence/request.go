@@ -108,3 +108,6 @@ func checkPath(p string) error {
 	}
 	return nil
 }
+
+// ValidPath reports whether the collector accepts p as a path to describe.
+func ValidPath(p string) bool { return checkPath(p) == nil }
