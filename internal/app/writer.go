@@ -56,8 +56,8 @@ type incident struct {
 	age       *list.Element // in writer.byAge
 	lastAlert time.Time     // wall clock of the last alert folded in
 	lastWrite time.Time
-	dirty     bool   // folded alerts not yet written
-	unwritten uint64 // spool seq of the first alert not yet in a written report; 0: none
+	dirty     bool             // folded alerts not yet written
+	unwritten uint64           // spool seq of the first alert not yet in a written report; 0: none
 	evidence  *report.Evidence // set by the writer's loop only; nil: evidence does not apply
 }
 
