@@ -202,6 +202,15 @@ func (s *snap) process(p *procDir, st stat) {
 			pr.Sockets = socks
 		}
 	}
+	// JSON arrays, not nulls, for what the schema requires.
+	for _, v := range []*[]int{&pr.UIDs, &pr.GIDs} {
+		if *v == nil {
+			*v = []int{}
+		}
+	}
+	if pr.Cmdline == nil {
+		pr.Cmdline = []string{}
+	}
 	// Still the same process? A read through the descriptor of a dead
 	// process fails.
 	if _, err := p.readStat(); err != nil {
