@@ -61,8 +61,19 @@ func TestEvidenceHostileValuesCannotInject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			page, err := render.HTML(&r, "../index.html")
+			if err != nil {
+				t.Fatal(err)
+			}
 			checkClean(t, md)
 			checkClean(t, string(js))
+			checkClean(t, string(page))
+			if strings.Contains(string(page), "<script") || strings.Contains(string(page), "<img") {
+				t.Error("a value made HTML")
+			}
+			if !strings.Contains(string(page), "<h2>Evidence at alert time</h2>") {
+				t.Error("no evidence section in the HTML page")
+			}
 			checkMarkdown(t, md)
 			if len(md) > 400<<10 || len(js) > 1<<20 {
 				t.Errorf("markdown %d bytes, JSON %d: long values are not capped", len(md), len(js))
@@ -91,6 +102,11 @@ func TestEvidenceGolden(t *testing.T) {
 	r.ID, r.Evidence = "e1", snapshot("x")
 	r.Investigation[0].Answered = report.Plain("the snapshot below holds both names' inode and link count.")
 	golden(t, "evidence-hardlink.md", render.Markdown(&r))
+	page, err := render.HTML(&r, "../index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "evidence-hardlink.html", page)
 	for _, ev := range []*report.Evidence{
 		{Status: report.EvidenceOff},
 		{Status: report.EvidenceExited, PID: 9, Reason: "process 9 had exited when the collector looked, 12 ms after the alert"},
