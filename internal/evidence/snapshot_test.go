@@ -329,3 +329,23 @@ func TestTakeRefusesBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestTakeBoundsFDs: a process with more descriptors than MaxFDs (an
+// intruder can open thousands) gives the first MaxFDs and a note.
+func TestTakeBoundsFDs(t *testing.T) {
+	dir := t.TempDir()
+	for i := range DefaultLimits.MaxFDs + 50 {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+	}
+	ev := take(t, request(os.Getpid()))
+	if ev.Status != report.EvidenceTaken || len(ev.Process.FDs) != DefaultLimits.MaxFDs {
+		t.Fatalf("status %q, %d fds: want %d", ev.Status, len(ev.Process.FDs), DefaultLimits.MaxFDs)
+	}
+	if !slices.ContainsFunc(ev.Notes, func(n string) bool { return strings.Contains(n, "open file descriptors: the first 256 are shown") }) {
+		t.Errorf("notes %q", ev.Notes)
+	}
+}
