@@ -41,8 +41,11 @@ var DefaultLimits = Limits{
 
 // startSlack is how far a process's start time, read from /proc to 10 ms
 // and converted to the wall clock, may differ from Falco's and still be
-// the same process.
-const startSlack = 100 * time.Millisecond
+// the same process. Both are boot-relative times turned into wall-clock
+// times with a boot time estimated at different moments, which NTP can
+// move apart; a PID reused within a second of the first process's start
+// needs all pid_max PIDs used up in that second.
+const startSlack = time.Second
 
 // Take takes a snapshot for r on this host: it reads /proc and lstat()s
 // paths, never follows a symbolic link the alert named, never opens a
