@@ -95,6 +95,7 @@ func TestEvidenceInReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := r.Evidence
+	t.Logf("snapshot %.1f ms after the alert, took %.1f ms", ev.DelayMS, ev.TookMS)
 	if ev.Status != report.EvidenceTaken || ev.Process == nil || ev.Process.Exe == "" || len(ev.Process.Cmdline) != 2 {
 		t.Fatalf("evidence %+v", ev)
 	}
