@@ -163,8 +163,11 @@ func evidence(b *strings.Builder, ev *report.Evidence) {
 }
 
 // hostText is prose from the collector that may quote the host: escaped
-// and capped.
-func hostText(s string) string { return text(safe.Display(s, safe.MaxValue)) }
+// and capped, and with "@" escaped too, so that no e-mail address in it
+// becomes a GFM autolink (text escapes ":", "." and "~" already).
+func hostText(s string) string {
+	return strings.ReplaceAll(text(safe.Display(s, safe.MaxValue)), "@", `\@`)
+}
 
 // argv writes a command line as the shell words that would give it, so
 // that argument boundaries show.
