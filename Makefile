@@ -42,6 +42,8 @@ DOCDIR      ?= $(PREFIX)/share/doc/falco-reporter
 # Sources that are installed; each can be overridden for a test build.
 # Everything built lands in dist/ (git-ignored).
 BIN        ?= dist/falco-reporter
+# The evidence collector (opt-in: see README "Evidence at alert time").
+EVIDENCE_BIN ?= dist/falco-reporter-evidence
 CONFIG_SRC ?= configs/falco-reporter.yaml
 README_SRC ?= README.md
 
@@ -62,6 +64,7 @@ version:
 
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o dist/falco-reporter ./cmd/falco-reporter
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o dist/falco-reporter-evidence ./cmd/falco-reporter-evidence
 
 test:
 	$(GO) test -race ./...
@@ -81,13 +84,18 @@ bench: build
 # (root:falco-reporter on /etc/falco-reporter) is not set here, since the
 # group may not exist yet: systemd-sysusers and systemd-tmpfiles --create on
 # the installed files do it (the .deb's postinstall runs both).
-install: $(if $(filter dist/falco-reporter,$(BIN)),build)
+install: $(if $(filter dist/falco-reporter dist/falco-reporter-evidence,$(BIN) $(EVIDENCE_BIN)),build)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/falco-reporter/tls
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/falco-reporter
 	sed -e 's|/usr/bin/falco-reporter|$(BINDIR)/falco-reporter|g' systemd/falco-reporter.service \
 		> $(DESTDIR)$(UNITDIR)/falco-reporter.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/falco-reporter.service
+	install -m 0755 $(EVIDENCE_BIN) $(DESTDIR)$(BINDIR)/falco-reporter-evidence
+	sed -e 's|/usr/bin/falco-reporter-evidence|$(BINDIR)/falco-reporter-evidence|g' systemd/falco-reporter-evidence.service \
+		> $(DESTDIR)$(UNITDIR)/falco-reporter-evidence.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/falco-reporter-evidence.service
+	install -m 0644 systemd/falco-reporter-evidence.socket $(DESTDIR)$(UNITDIR)/falco-reporter-evidence.socket
 	install -m 0644 systemd/falco-reporter.sysusers $(DESTDIR)$(SYSUSERSDIR)/falco-reporter.conf
 	install -m 0644 systemd/falco-reporter.tmpfiles $(DESTDIR)$(TMPFILESDIR)/falco-reporter.conf
 	install -m 0644 systemd/falco-socket-access.conf $(DESTDIR)$(DOCDIR)/falco-socket-access.conf

@@ -98,6 +98,9 @@ check_path() {
 }
 check_path /usr/bin/falco-reporter 755 root:root
 check_path /lib/systemd/system/falco-reporter.service 644 root:root
+check_path /usr/bin/falco-reporter-evidence 755 root:root
+check_path /lib/systemd/system/falco-reporter-evidence.service 644 root:root
+check_path /lib/systemd/system/falco-reporter-evidence.socket 644 root:root
 check_path /usr/lib/sysusers.d/falco-reporter.conf 644 root:root
 check_path /usr/lib/tmpfiles.d/falco-reporter.conf 644 root:root
 check_path /usr/share/doc/falco-reporter/README.md 644 root:root

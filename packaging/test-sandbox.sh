@@ -216,6 +216,46 @@ if [ "${EXPECT_REPORT:-1}" = 1 ]; then
 	ok "after the repair the service started and wrote a report"
 fi
 
+if [ "${EXPECT_REPORT:-1}" = 1 ]; then
+	# Evidence at alert time (issue 16): the collector, started by its
+	# socket, takes a snapshot of another user's process for the
+	# unprivileged daemon, and answers no one else.
+	systemctl start falco-reporter-evidence.socket || fail "start falco-reporter-evidence.socket"
+	[ "$(stat -c '%a %U' /run/falco-reporter-evidence/evidence.sock)" = "600 falco-reporter" ] ||
+		fail "collector socket is $(stat -c '%a %U' /run/falco-reporter-evidence/evidence.sock), want 600 falco-reporter"
+	printf 'evidence:\n  enabled: true\n' >>/etc/falco-reporter/falco-reporter.yaml
+	systemctl start falco-reporter.service || fail "start with evidence.enabled"
+	runuser -u nobody -- sleep 300 >/dev/null 2>&1 &
+	i=0
+	until victim=$(pgrep -u nobody -x sleep) && [ -n "$victim" ]; do
+		i=$((i + 1)); [ $i -le 60 ] || fail "no sleep process"; sleep 0.5
+	done
+	sleep 2 # the file input at the end of the file, as above
+	printf '{"hostname":"sandbox","output":"o","output_fields":{"proc.pid":%s,"fd.name":"/etc/shadow","proc.name":"sleep","proc.exepath":"/usr/bin/sleep","proc.cmdline":"sleep 300","container.id":"host","user.name":"nobody"},"priority":"Warning","rule":"Read sensitive file untrusted","source":"syscall","tags":["T1555"],"time":"%s"}\n' \
+		"$victim" "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" >>/var/log/falco/events.json
+	i=0
+	until f=$(grep -rlF --include='*.json' '"evidence":{"status":"taken","pid":'"$victim"',' $state/reports) && [ -n "$f" ]; do
+		i=$((i + 1))
+		[ $i -le 60 ] || fail "no report with evidence taken of pid $victim within 30 s: $(grep -rhoF --include='*.json' '"evidence":{"status":' $state/reports | sort | uniq -c) $(journalctl -u falco-reporter-evidence -n 20 --no-pager)"
+		sleep 0.5
+	done
+	grep -qF '"exe":"/usr/bin/sleep"' "$f" && grep -qF "\"sha256\":\"$(sha256sum /usr/bin/sleep | cut -d' ' -f1)\"" "$f" ||
+		fail "the snapshot has not the right executable and hash: $f"
+	grep -qF '"path":"/etc/shadow","type":"file"' "$f" || fail "the snapshot has no lstat of /etc/shadow: $f"
+	kill "$victim"
+	ok "evidence taken of a process of another user: executable, its sha256, lstat of /etc/shadow"
+	score=$(systemd-analyze security --no-pager falco-reporter-evidence.service | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+	[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 1.1) }' || fail "collector exposure '$score' above 1.1"
+	ok "systemd-analyze security falco-reporter-evidence.service (online): $score"
+	# Root may open the socket file; the collector still refuses its uid.
+	answer=$(python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect("/run/falco-reporter-evidence/evidence.sock"); s.sendall(b"{\"pid\":1,\"alert_ns\":1}\n"); print(s.recv(4096).decode())')
+	case $answer in *'uid 0 may not ask'*) ;; *) fail "root was not refused: $answer" ;; esac
+	runuser -u nobody -- python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect("/run/falco-reporter-evidence/evidence.sock")' 2>/dev/null &&
+		fail "nobody could connect to the collector socket"
+	ok "the collector refuses root (SO_PEERCRED) and nobody (socket mode)"
+	systemctl stop falco-reporter.service falco-reporter-evidence.socket falco-reporter-evidence.service
+fi
+
 journalctl -b -u falco-reporter.service -o cat --no-pager >$out/journal.log 2>&1
 echo PASS >$out/status
 INSIDE

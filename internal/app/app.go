@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/falco-reporter/falco-reporter/internal/config"
+	"github.com/falco-reporter/falco-reporter/internal/evidence"
 	"github.com/falco-reporter/falco-reporter/internal/htmlindex"
 	"github.com/falco-reporter/falco-reporter/internal/journal"
 	"github.com/falco-reporter/falco-reporter/internal/playbookdir"
@@ -49,6 +50,8 @@ type Options struct {
 	// noCheckpoint makes the run end as a crash would, for tests: no
 	// checkpoint is written, so the spool is never trimmed.
 	noCheckpoint bool
+	// evidence, if set, takes snapshots instead of the collector (tests).
+	evidence takeFunc
 	// Written, if set, is told of every report written (the demo uses it).
 	Written func(r *report.Report, path string)
 }
@@ -155,6 +158,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	w.reader = sp.NewReader(w.next)
+	if cfg.Evidence.Enabled || opts.evidence != nil {
+		take := opts.evidence
+		if take == nil {
+			c := &evidence.Client{Socket: cfg.Evidence.Socket, Timeout: cfg.Evidence.Timeout}
+			take = c.Take
+		}
+		w.evidenceOn, w.evidenceGrace = true, min(cfg.Evidence.Timeout, 2*time.Second)
+		w.asker = newEvidenceAsker(take, max(cfg.Evidence.PerSecond, 1), q)
+		askCtx, stopAsking := context.WithCancel(context.Background())
+		w.asker.start(askCtx)
+		// Runs after the writer has returned (deferred later, run first),
+		// and before the spool closes.
+		defer func() { stopAsking(); w.asker.wg.Wait() }()
+	}
 
 	if cfg.Metrics.Listen != "" {
 		srv, err := serveMetrics(cfg.Metrics.Listen, metrics, healthy, health)

@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"container/list"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -169,25 +171,32 @@ type ckState struct {
 	Open     []*ckIncident         `json:"open"`  // least recently folded first
 	Trackers []*ckTracker          `json:"trackers"`
 	Tails    map[string]*inputTail `json:"tails,omitempty"`
+	// Awaiting are the closed incidents still awaiting an evidence
+	// record (open ones say so themselves), oldest first.
+	Awaiting []*ckIncident `json:"awaiting,omitempty"`
 }
 
 type ckIncident struct {
-	Key       string      `json:"key"`
-	ID        string      `json:"id"`
-	Seq       uint64      `json:"seq"`
-	Last      uint64      `json:"last"`
-	Day       time.Time   `json:"day"`
-	Name      string      `json:"name"`
-	First     []byte      `json:"first"` // spool.AppendEntry of the alert alone
-	Occ       int         `json:"occ"`
-	FirstSeen time.Time   `json:"first_seen"`
-	LastSeen  time.Time   `json:"last_seen"`
-	LastRecv  int64       `json:"last_recv"`
-	Samples   *samples    `json:"samples,omitempty"`
-	Storm     *stormState `json:"storm,omitempty"`
-	Dirty     bool        `json:"dirty,omitempty"`
-	Written   bool        `json:"written,omitempty"`
-	Reported  int         `json:"reported,omitempty"`
+	Key       string           `json:"key"`
+	ID        string           `json:"id"`
+	Seq       uint64           `json:"seq"`
+	Last      uint64           `json:"last"`
+	Day       time.Time        `json:"day"`
+	Name      string           `json:"name"`
+	First     []byte           `json:"first"` // spool.AppendEntry of the alert alone
+	Occ       int              `json:"occ"`
+	FirstSeen time.Time        `json:"first_seen"`
+	LastSeen  time.Time        `json:"last_seen"`
+	LastRecv  int64            `json:"last_recv"`
+	Samples   *samples         `json:"samples,omitempty"`
+	Storm     *stormState      `json:"storm,omitempty"`
+	Dirty     bool             `json:"dirty,omitempty"`
+	Written   bool             `json:"written,omitempty"`
+	Reported  int              `json:"reported,omitempty"`
+	Evidence  *report.Evidence `json:"evidence,omitempty"`
+	Awaiting  bool             `json:"awaiting,omitempty"` // awaiting an evidence record
+	Run       int64            `json:"run,omitempty"`      // the run that received the first alert, for evidence
+	Closed    bool             `json:"closed,omitempty"`
 }
 
 type ckTracker struct {
@@ -208,7 +217,8 @@ func firstBytes(a event.Alert) []byte {
 func toCk(inc *incident) *ckIncident {
 	c := &ckIncident{Key: inc.key, ID: inc.id, Seq: inc.seq, Last: inc.last, Day: inc.day, Name: inc.name,
 		First: firstBytes(inc.first), Occ: inc.occ, FirstSeen: inc.firstSeen, LastSeen: inc.lastSeen,
-		LastRecv: inc.lastRecv, Storm: inc.storm, Dirty: inc.dirty, Written: inc.written, Reported: inc.reported}
+		LastRecv: inc.lastRecv, Storm: inc.storm, Dirty: inc.dirty, Written: inc.written, Reported: inc.reported,
+		Evidence: inc.evidence, Run: inc.run, Closed: inc.closed}
 	if len(inc.samples.Fields) > 0 || inc.samples.Unsampled.len() > 0 {
 		c.Samples = &inc.samples
 	}
@@ -223,7 +233,8 @@ func fromCk(c *ckIncident) (*incident, error) {
 	a := e.Alert
 	inc := &incident{key: c.Key, id: c.ID, seq: c.Seq, last: c.Last, day: c.Day, name: c.Name, first: a, occ: c.Occ,
 		firstSeen: c.FirstSeen, lastSeen: c.LastSeen, lastRecv: c.LastRecv, storm: c.Storm,
-		dirty: c.Dirty, written: c.Written, reported: c.Reported}
+		dirty: c.Dirty, written: c.Written, reported: c.Reported, evidence: c.Evidence, run: c.Run, closed: c.Closed}
+	inc.evBytes = evidenceSize(inc.evidence)
 	if c.Samples != nil {
 		inc.samples = *c.Samples
 	}
@@ -246,7 +257,17 @@ func fromCk(c *ckIncident) (*incident, error) {
 func (w *writer) snapshot() *ckState {
 	s := &ckState{Version: checkpointVersion, Next: w.next, Clock: w.clock, Tails: w.tails}
 	for e := w.age.Front(); e != nil; e = e.Next() {
-		s.Open = append(s.Open, toCk(e.Value.(*incident)))
+		inc := e.Value.(*incident)
+		c := toCk(inc)
+		_, c.Awaiting = w.awaiting[inc.seq]
+		s.Open = append(s.Open, c)
+	}
+	for _, seq := range w.awaitOrder {
+		if inc, ok := w.awaiting[seq]; ok && inc.closed {
+			c := toCk(inc)
+			c.Awaiting = true
+			s.Awaiting = append(s.Awaiting, c)
+		}
 	}
 	for e := w.trackerAge.Front(); e != nil; e = e.Next() {
 		tr := e.Value.(*tracker)
@@ -310,6 +331,7 @@ func (w *writer) restore(s *ckState) error {
 	if s.Tails != nil {
 		w.tails = s.Tails
 	}
+	var awaiting []*incident
 	for _, c := range s.Open {
 		inc, err := fromCk(c)
 		if err != nil {
@@ -318,6 +340,23 @@ func (w *writer) restore(s *ckState) error {
 		w.open[inc.key] = inc
 		inc.elem = w.age.PushBack(inc)
 		w.openBytes += inc.bytes
+		if c.Awaiting {
+			awaiting = append(awaiting, inc)
+		}
+	}
+	for _, c := range s.Awaiting {
+		inc, err := fromCk(c)
+		if err != nil {
+			return err
+		}
+		inc.closed = true
+		awaiting = append(awaiting, inc)
+	}
+	// Oldest first, as they were asked for.
+	slices.SortFunc(awaiting, func(a, b *incident) int { return cmp.Compare(a.seq, b.seq) })
+	for _, inc := range awaiting {
+		w.awaiting[inc.seq] = inc
+		w.awaitOrder = append(w.awaitOrder, inc.seq)
 	}
 	for _, c := range s.Trackers {
 		tr := &tracker{key: c.Key, opens: c.Opens, refs: c.Refs, last: c.Last, fields: c.Fields}
@@ -342,5 +381,7 @@ func (w *writer) newState() {
 	w.trackers = map[string]*tracker{}
 	w.trackerAge = list.New()
 	w.tails = map[string]*inputTail{}
+	w.awaiting = map[uint64]*incident{}
+	w.awaitOrder = nil
 	w.openBytes = 0
 }

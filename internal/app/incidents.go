@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/evidence"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/safe"
@@ -33,6 +34,7 @@ type record struct {
 	input string
 	run   int64
 	a     event.Alert
+	ev    *evidenceRec // an evidence record, not an alert
 }
 
 // incident is one report that may still fold alerts: an incident, or a
@@ -53,9 +55,15 @@ type incident struct {
 	lastRecv  int64 // receive time of the last alert, Unix ns
 	samples   samples
 	storm     *stormState
-	table     *rules.Table // the table when it opened; nil: the current one
-	bytes     int64        // estimated memory held
-	elem      *list.Element
+	// evidence is the snapshot taken at alert time, or why there is none;
+	// nil where evidence does not apply. run is the run that received the
+	// first alert, which alone may ask for the snapshot.
+	evidence *report.Evidence
+	evBytes  int64
+	run      int64
+	table    *rules.Table // the table when it opened; nil: the current one
+	bytes    int64        // estimated memory held
+	elem     *list.Element
 
 	// Write bookkeeping.
 	dirty     bool      // alerts counted since the last write
@@ -152,7 +160,7 @@ func alertSize(a *event.Alert) int64 {
 
 // size estimates the bytes inc holds.
 func (inc *incident) size() int64 {
-	n := alertSize(&inc.first) + inc.samples.size() + int64(len(inc.key)+len(inc.name)) + 256
+	n := alertSize(&inc.first) + inc.samples.size() + int64(len(inc.key)+len(inc.name)) + 256 + inc.evBytes
 	if inc.storm != nil {
 		n += inc.storm.size()
 	}
@@ -215,6 +223,11 @@ func (inc *incident) report(current *rules.Table, w *writer) report.Report {
 		}
 		inc.samples.fill(&r)
 		rules.Received(&r, &inc.first)
+		if inc.evidence != nil {
+			ev := *inc.evidence
+			r.Evidence = &ev
+			evidence.Annotate(&r)
+		}
 	}
 	r.ID = inc.id
 	r.Occurrences = inc.occ

@@ -22,6 +22,7 @@ func (w *writer) run(stopBy *atomic.Int64) {
 	backoff := time.Duration(0)
 	var retryAt time.Time
 	stopping := false
+	var stopStart time.Time
 	for {
 		w.onLoop()
 		// Updates are due by the clock even while alerts keep coming.
@@ -50,6 +51,18 @@ func (w *writer) run(stopBy *atomic.Int64) {
 		}
 		if stopping {
 			deadline := stopBy.Load()
+			if w.idle() && len(w.awaiting) > 0 && backoff == 0 {
+				if w.awaitingAnswers(stopStart) {
+					continue
+				}
+				if !w.settledAll {
+					// Settle what is still awaited, through the spool.
+					w.settledAll = true
+					if w.settleStale(true, evidenceStopped) {
+						continue
+					}
+				}
+			}
 			if w.idle() || deadline != 0 && w.now().UnixNano() >= deadline || backoff > 0 {
 				w.finish()
 				return
@@ -66,7 +79,9 @@ func (w *writer) run(stopBy *atomic.Int64) {
 		}
 		select {
 		case <-w.queue.done:
-			stopping = true
+			if !stopping {
+				stopping, stopStart = true, w.now()
+			}
 		case <-w.queue.wake:
 		case <-tick.C:
 			w.tick()
@@ -121,6 +136,12 @@ func (w *writer) take() int {
 		if w.replayed > 0 {
 			w.log.Info().Int("alerts", w.replayed).Msg("replayed alerts received before the last stop")
 		}
+	}
+	if !w.settledStale && w.backlog() == 0 {
+		// Snapshots asked for by earlier runs that are not in the spool
+		// now will never come.
+		w.settledStale = true
+		w.settleStale(false, evidenceStopped)
 	}
 	return n
 }
@@ -177,6 +198,15 @@ func (w *writer) nextRecord() (*record, bool) {
 		}
 		if seq < w.next {
 			continue
+		}
+		if spool.IsEvidence(payload) {
+			r, err := evidenceRecord(seq, payload)
+			if err != nil {
+				w.metrics.Drop("spool_undecodable")
+				w.next = seq + 1
+				continue
+			}
+			return r, true
 		}
 		e, at, derr := spool.DecodeEntry(payload)
 		if derr != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/spool"
 	"github.com/falco-reporter/falco-reporter/internal/stream"
 )
@@ -170,7 +172,39 @@ func (q *queue) offer(input string, a event.Alert) error {
 		e.Alert = e.Alert.Capped(keep)
 		q.buf, at = spool.AppendEntry(q.buf[:0], &e)
 	}
-	pos, err := q.spool.AppendPos(q.buf)
+	if err := q.push(q.buf, at, record{recv: recv, input: input, run: q.run, a: e.Alert}); err != nil {
+		return err
+	}
+	q.metrics.received(a.Source)
+	return nil
+}
+
+// offerEvidence appends an evidence record for the incident that opened at
+// spool position target. Unlike alerts, it is taken while the daemon
+// stops: the writer settles what it still awaits then.
+func (q *queue) offerEvidence(target uint64, ev *report.Evidence) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if len(body) > spool.MaxPayload/2 {
+		// The collector's own bounds keep a snapshot to a few hundred KiB.
+		body, _ = json.Marshal(report.Evidence{Status: report.EvidenceFailed, PID: ev.PID,
+			Reason: fmt.Sprintf("the snapshot was too large to keep (%d bytes)", len(body))})
+	}
+	clone := cloneEvidence(body)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	recv := max(time.Now().UnixNano(), q.lastRecv)
+	q.buf = spool.AppendEvidence(q.buf[:0], &spool.Evidence{Target: target, Received: time.Unix(0, recv), Run: q.run, Body: body})
+	return q.push(q.buf, 0, record{recv: recv, input: "evidence", run: q.run, ev: &evidenceRec{target: target, ev: clone}})
+}
+
+// push appends payload to the spool and, while the writer keeps up, a copy
+// of its record r to the channel; alertAt is where the alert's own bytes
+// start, for the record's checksum. q.mu is held.
+func (q *queue) push(payload []byte, alertAt int, r record) error {
+	pos, err := q.spool.AppendPos(payload)
 	if cap(q.buf) > 1<<20 {
 		defer func() { q.buf = nil }()
 	}
@@ -180,13 +214,14 @@ func (q *queue) offer(input string, a event.Alert) error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	q.lastRecv = recv
+	q.lastRecv = r.recv
 	q.last.Store(pos.Seq)
-	size := int64(len(q.buf))
+	size := int64(len(payload))
 	if !q.diskOnly {
 		if len(q.ch) < cap(q.ch) && q.chBytes.Load()+size <= maxQueueBytes {
 			q.chBytes.Add(size)
-			q.ch <- item{record: record{seq: pos.Seq, sum: xxhash.Sum64(q.buf[at:]), recv: recv, input: input, run: q.run, a: e.Alert}, size: size}
+			r.seq, r.sum = pos.Seq, xxhash.Sum64(payload[alertAt:])
+			q.ch <- item{record: r, size: size}
 		} else {
 			q.diskOnly, q.gap = true, pos
 		}
@@ -195,7 +230,6 @@ func (q *queue) offer(input string, a event.Alert) error {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	q.metrics.received(a.Source)
 	return nil
 }
 

@@ -64,6 +64,11 @@ type writer struct {
 	trackers   map[string]*tracker
 	trackerAge *list.List
 	tails      map[string]*inputTail
+	awaiting   map[uint64]*incident // incidents awaiting an evidence record, by first spool position
+	awaitOrder []uint64             // their positions, oldest first (may hold settled ones)
+
+	evidenceOn bool           // evidence.enabled
+	asker      *evidenceAsker // nil: evidence is off
 
 	// Write bookkeeping.
 	pending  []*incident // to write, in order
@@ -71,7 +76,11 @@ type writer struct {
 	fromDisk bool        // records are read from the spool, not the queue
 	replayed int         // records of earlier runs applied since start
 	caughtUp bool        // the records of earlier runs are all applied
-	runID    int64       // this run
+	// settledStale: the snapshots that earlier runs asked for and never
+	// recorded are settled; settledAll: at shutdown, all awaited ones.
+	settledStale, settledAll bool
+	evidenceGrace            time.Duration // how long a stop waits for snapshots under way
+	runID                    int64         // this run
 }
 
 // apply applies one record to the state.
@@ -83,6 +92,10 @@ func (w *writer) apply(r *record) {
 	w.clock = r.recv
 	if r.run != w.runID {
 		w.replayed++
+	}
+	if r.ev != nil {
+		w.applyEvidence(r)
+		return
 	}
 	if w.redelivered(r) {
 		w.metrics.Drop("duplicate")
@@ -127,6 +140,7 @@ func (w *writer) openIncident(r *record, key string, t *rules.Table) {
 	inc.elem = w.age.PushBack(inc)
 	w.openBytes += inc.bytes
 	w.metrics.IncidentsOpen.Set(float64(len(w.open)))
+	w.evidenceOpened(inc, r)
 	w.queueWrite(inc)
 	if w.stormIncidents > 0 {
 		w.trackOpening(r, inc, t)

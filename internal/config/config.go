@@ -31,6 +31,7 @@ type Config struct {
 	Journal   Journal   `yaml:"journal"`
 	Log       Log       `yaml:"log"`
 	Metrics   Metrics   `yaml:"metrics"`
+	Evidence  Evidence  `yaml:"evidence"`
 }
 
 // Falco holds the inputs. An input is on when its block is present; with
@@ -139,6 +140,19 @@ type Metrics struct {
 	Listen string `yaml:"listen"`
 }
 
+// Evidence is the snapshot taken at alert time by the evidence collector
+// (falco-reporter-evidence.service), which the daemon asks on Socket.
+type Evidence struct {
+	Enabled bool   `yaml:"enabled"`
+	Socket  string `yaml:"socket"`
+	// Timeout bounds one request to the collector: its time budget
+	// (200 ms by default) and some slack.
+	Timeout time.Duration `yaml:"timeout"`
+	// PerSecond bounds the snapshots asked for in one second; one per
+	// incident, never one per alert.
+	PerSecond int `yaml:"per_second"`
+}
+
 // Defaults returns the configuration used for every key the file omits.
 func Defaults() Config {
 	return Config{
@@ -150,10 +164,11 @@ func Defaults() Config {
 		},
 		Incidents: Incidents{Window: 60 * time.Second, UpdateInterval: 5 * time.Second,
 			Storm: Storm{Incidents: 50, Window: 60 * time.Second}},
-		Queue:   Queue{Size: 4096},
-		Spool:   Spool{MaxBytes: 1 << 30},
-		Journal: Journal{Reports: true, ReportJSON: true},
-		Log:     Log{Level: "info", Output: "auto"},
+		Queue:    Queue{Size: 4096},
+		Spool:    Spool{MaxBytes: 1 << 30},
+		Journal:  Journal{Reports: true, ReportJSON: true},
+		Log:      Log{Level: "info", Output: "auto"},
+		Evidence: Evidence{Socket: "/run/falco-reporter-evidence/evidence.sock", Timeout: time.Second, PerSecond: 5},
 	}
 }
 
@@ -309,6 +324,17 @@ func (c *Config) Validate() error {
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			bad("metrics.listen %q: expected host:port", c.Metrics.Listen)
+		}
+	}
+	if e := c.Evidence; e.Enabled {
+		if !strings.HasPrefix(e.Socket, "/") {
+			bad("evidence.socket %q must be an absolute path", e.Socket)
+		}
+		if e.Timeout <= 0 || e.Timeout > 10*time.Second {
+			bad("evidence.timeout must be positive and at most 10s")
+		}
+		if e.PerSecond < 1 {
+			bad("evidence.per_second must be at least 1")
 		}
 	}
 	return errors.Join(errs...)

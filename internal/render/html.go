@@ -106,6 +106,7 @@ const reportTemplate = `{{define "title"}}{{.R.Priority | line}}: {{.R.Rule | li
 {{- end}}
 </table>
 {{- end}}
+{{- template "evidence" .R.Evidence}}
 <h2>Why it matters</h2>
 <p>{{template "text" .R.Why}}</p>
 {{- if .R.MITRE}}
@@ -144,6 +145,9 @@ const reportTemplate = `{{define "title"}}{{.R.Priority | line}}: {{.R.Rule | li
 {{if .Numbered}}<ol>{{else}}<ul>{{end}}
 {{- range .List}}
 <li>{{template "text" .Text}}
+{{- if .Answered}}
+<p class="changes">Answered at alert time: {{template "text" .Answered}}</p>
+{{- end}}
 {{- if .Changes}}
 <p class="changes">Changes: {{template "text" .Changes}}</p>
 {{- end}}

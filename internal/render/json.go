@@ -34,6 +34,7 @@ func JSON(r *report.Report) ([]byte, error) {
 			c.Fields[k] = v
 		}
 	}
+	c.Evidence = capEvidence(r.Evidence)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 
@@ -49,4 +50,37 @@ func capAll(list []string, max int) []string {
 		out[i] = safe.Cap(s, max)
 	}
 	return out
+}
+
+// capEvidence returns a copy of ev with every string that came from the
+// host capped. The collector bounds them already; a report read back
+// from disk may not have been written by it.
+func capEvidence(ev *report.Evidence) *report.Evidence {
+	if ev == nil {
+		return nil
+	}
+	c := *ev
+	c.Reason, c.Notes = safe.Cap(c.Reason, MaxJSONValue), capAll(c.Notes, MaxJSONValue)
+	if p := ev.Process; p != nil {
+		cp := *p
+		cp.Exe, cp.Cwd = safe.Cap(cp.Exe, MaxJSONValue), safe.Cap(cp.Cwd, MaxJSONValue)
+		cp.Cmdline, cp.Cgroup = capAll(cp.Cmdline, MaxJSONValue), capAll(cp.Cgroup, MaxJSONValue)
+		cp.FDs = make([]report.FD, len(p.FDs))
+		for i, f := range p.FDs {
+			cp.FDs[i] = report.FD{Num: f.Num, Target: safe.Cap(f.Target, MaxJSONValue)}
+		}
+		c.Process = &cp
+	}
+	c.Ancestry = make([]report.Ancestor, len(ev.Ancestry))
+	for i, a := range ev.Ancestry {
+		a.Exe, a.Cmdline, a.Note = safe.Cap(a.Exe, MaxJSONValue), capAll(a.Cmdline, MaxJSONValue), safe.Cap(a.Note, MaxJSONValue)
+		c.Ancestry[i] = a
+	}
+	c.Files = make([]report.FileStat, len(ev.Files))
+	for i, f := range ev.Files {
+		f.Path, f.Target, f.Error = safe.Cap(f.Path, MaxJSONValue), safe.Cap(f.Target, MaxJSONValue), safe.Cap(f.Error, MaxJSONValue)
+		f.SameAs = capAll(f.SameAs, MaxJSONValue)
+		c.Files[i] = f
+	}
+	return &c
 }

@@ -45,6 +45,8 @@ func Markdown(r *report.Report) []byte {
 		b.WriteString("\n")
 	}
 
+	evidence(&b, r.Evidence)
+
 	w("## Why it matters\n\n%s\n\n", spans(r.Why))
 	if len(r.MITRE) > 0 {
 		w("| MITRE ATT&CK | Name | Tactic |\n|---|---|---|\n")
@@ -107,6 +109,9 @@ func steps(b *strings.Builder, title string, list []report.Step, numbered bool) 
 		}
 		indent := strings.Repeat(" ", len(marker)+1)
 		fmt.Fprintf(b, "%s %s\n", marker, spans(s.Text))
+		if len(s.Answered) > 0 {
+			fmt.Fprintf(b, "\n%s*Answered at alert time:* %s\n", indent, spans(s.Answered))
+		}
 		if len(s.Changes) > 0 {
 			fmt.Fprintf(b, "\n%s*Changes:* %s\n", indent, spans(s.Changes))
 		}

@@ -74,6 +74,10 @@ type Report struct {
 	// Raw is the first alert exactly as the input received it (capped at
 	// 64 KiB): Falco's JSON text, or a gRPC message's fields as JSON.
 	Raw string `json:"raw,omitempty"`
+
+	// Evidence is the snapshot taken on the host at alert time, or why
+	// none was; nil where evidence does not apply (see Evidence).
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // NotShown is how many distinct values of a field were not shown.
@@ -146,6 +150,9 @@ type Step struct {
 	Command string `json:"command,omitempty"` // a shell command, values already quoted
 	Changes Text   `json:"changes,omitempty"` // for a response step that changes something: what it changes
 	Config  string `json:"config,omitempty"`  // a YAML snippet, e.g. a Falco rule exception
+	// Answered says what the evidence taken at alert time already shows
+	// for this step; the command stays for a second look.
+	Answered Text `json:"answered,omitempty"`
 }
 
 // Text is prose in which some spans are values taken from the alert. JSON

@@ -20,7 +20,7 @@ func makeInstall(t *testing.T, destdir string, vars ...string) {
 	readme := filepath.Join(tmp, "README.md")
 	writeFile(t, readme, "# falco-reporter\n", 0o644)
 	args := append([]string{"--no-print-directory", "-s", "install",
-		"DESTDIR=" + destdir, "BIN=" + bin, "README_SRC=" + readme}, vars...)
+		"DESTDIR=" + destdir, "BIN=" + bin, "EVIDENCE_BIN=" + bin, "README_SRC=" + readme}, vars...)
 	if out, err := run(t, repoRoot, "make", args...); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
@@ -36,6 +36,9 @@ func TestMakeInstall(t *testing.T) {
 	}{
 		{"usr/bin/falco-reporter", 0o755},
 		{"lib/systemd/system/falco-reporter.service", 0o644},
+		{"usr/bin/falco-reporter-evidence", 0o755},
+		{"lib/systemd/system/falco-reporter-evidence.service", 0o644},
+		{"lib/systemd/system/falco-reporter-evidence.socket", 0o644},
 		{"usr/lib/sysusers.d/falco-reporter.conf", 0o644},
 		{"usr/lib/tmpfiles.d/falco-reporter.conf", 0o644},
 		{"etc/falco-reporter/falco-reporter.yaml", 0o640},

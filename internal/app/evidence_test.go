@@ -1,0 +1,361 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/falco-reporter/falco-reporter/internal/event"
+	"github.com/falco-reporter/falco-reporter/internal/evidence"
+	"github.com/falco-reporter/falco-reporter/internal/render"
+	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/spool"
+	"github.com/falco-reporter/falco-reporter/internal/stream"
+)
+
+// collectorFor runs a real collector for this test's uid on a temporary
+// socket and returns the socket's path.
+func collectorFor(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "evidence.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := evidence.DefaultLimits
+	lim.Budget = 20 * time.Second // generous: the machine is shared
+	s := &evidence.Server{AllowUID: os.Getuid(), Limits: lim, MaxBusy: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sock
+}
+
+// sleeper starts a process for alerts to be about.
+func sleeper(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+func hardlinkAlert(pid int, target, link string) event.Alert {
+	return event.Alert{
+		Time: time.Now(), Priority: event.PriorityWarning, Rule: "Create Hardlink Over Sensitive Files",
+		Source: "syscall", Hostname: "node-1", Output: "o",
+		Fields: event.Fields{
+			"proc.pid": event.Str(strconv.Itoa(pid)), "proc.name": event.Str("ln"), "proc.exepath": event.Str("/usr/bin/ln"),
+			"proc.cmdline": event.Str("ln " + target + " " + link), "evt.arg.oldpath": event.Str(target),
+			"evt.arg.newpath": event.Str(link), "container.id": event.Str("host"),
+		},
+	}
+}
+
+func TestEvidenceInReport(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "shadow"), filepath.Join(dir, "s")
+	if err := os.WriteFile(target, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(target, link); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Evidence.Enabled, cfg.Evidence.Socket, cfg.Evidence.Timeout = true, collectorFor(t), 30*time.Second
+	col := newCollector()
+	src := &chanSource{ch: make(chan event.Alert, 1)}
+	metrics := make(chan *Metrics, 1)
+	stop := start(t, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written, metricsOut: metrics})
+	m := <-metrics
+	pid := sleeper(t)
+	src.ch <- hardlinkAlert(pid, target, link)
+	var r report.Report
+	waitFor(t, "a report with evidence", func() bool {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		for _, got := range col.reports {
+			r = got
+		}
+		return r.Evidence != nil && r.Evidence.Status != report.EvidencePending
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	ev := r.Evidence
+	t.Logf("snapshot %.1f ms after the alert, took %.1f ms", ev.DelayMS, ev.TookMS)
+	if ev.Status != report.EvidenceTaken || ev.Process == nil || ev.Process.Exe == "" || len(ev.Process.Cmdline) != 2 {
+		t.Fatalf("evidence %+v", ev)
+	}
+	if len(ev.Files) != 2 || ev.Files[0].Inode != ev.Files[1].Inode || ev.Files[0].Links != 2 {
+		t.Errorf("files %+v: want both names, one inode, two links", ev.Files)
+	}
+	if len(ev.Sysctls) == 0 || ev.Sysctls[0].Name != "fs.protected_hardlinks" {
+		t.Errorf("sysctls %+v: want the playbook's fs.protected_hardlinks", ev.Sysctls)
+	}
+	answered := 0
+	for _, s := range r.Investigation {
+		if len(s.Answered) > 0 {
+			answered++
+		}
+	}
+	if answered == 0 {
+		t.Error("no investigation step says what the snapshot answers")
+	}
+	if md := string(render.Markdown(&r)); !strings.Contains(md, "## Evidence at alert time") || !strings.Contains(md, "*Answered at alert time:*") {
+		t.Error("the Markdown report has no evidence section or no answered step")
+	}
+	if got := testutil.ToFloat64(m.Evidence.WithLabelValues("taken")); got != 1 {
+		t.Errorf("evidence taken counted %v, want 1", got)
+	}
+}
+
+func TestEvidenceOffSaysSo(t *testing.T) {
+	cfg := testConfig(t)
+	col := newCollector()
+	src := &directSource{n: 1, alerts: func(int) event.Alert { return hardlinkAlert(1, "/etc/shadow", "/tmp/s") }}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := Run(ctx, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range col.reports {
+		if r.Evidence == nil || r.Evidence.Status != report.EvidenceOff {
+			t.Errorf("evidence %+v, want off", r.Evidence)
+		}
+	}
+}
+
+// TestEvidenceBounded: a storm of distinct incidents asks for at most
+// evidence.per_second snapshots a second; the rest are counted and the
+// reports say why; a collector that is absent or slow never holds a
+// report back.
+func TestEvidenceBounded(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Evidence.Enabled, cfg.Evidence.PerSecond = true, 2
+	block := make(chan struct{})
+	take := func(ctx context.Context, r evidence.Request) report.Evidence {
+		select { // a collector that never answers until the end
+		case <-block:
+		case <-ctx.Done():
+		}
+		return report.Evidence{Status: report.EvidenceFailed, Reason: "test"}
+	}
+	col := newCollector()
+	const n = 50
+	src := &directSource{n: n, alerts: func(i int) event.Alert {
+		a := hardlinkAlert(1000+i, "/etc/shadow", "/tmp/s"+strconv.Itoa(i))
+		a.Fields["proc.exepath"] = event.Str("/usr/bin/ln" + strconv.Itoa(i)) // a distinct incident each
+		return a
+	}}
+	metrics := make(chan *Metrics, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := Run(ctx, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written, evidence: take, metricsOut: metrics})
+	close(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := <-metrics
+	if reports, _ := col.occurrences(); reports != n {
+		t.Fatalf("%d reports, want %d: evidence held reports back", reports, n)
+	}
+	status := map[string]int{}
+	for _, r := range col.reports {
+		status[r.Evidence.Status]++
+	}
+	// How many were asked for depends on how many seconds the run took;
+	// every report says it was skipped, and every skip is counted.
+	counted := 0.0
+	for _, why := range []string{"skipped_rate", "skipped_busy", "skipped_stopping"} {
+		counted += testutil.ToFloat64(m.Evidence.WithLabelValues(why))
+	}
+	if status[report.EvidenceSkipped] != n || int(counted) != n {
+		t.Errorf("statuses %v, %v skips counted: want all %d skipped and counted", status, counted, n)
+	}
+	if testutil.ToFloat64(m.Evidence.WithLabelValues("skipped_stopping")) < 1 {
+		t.Error("no report says the daemon stopped before its snapshot arrived")
+	}
+}
+
+// pidAlert is alert i, about process pid.
+func pidAlert(i, pid int) event.Alert {
+	a := alert("Read sensitive file untrusted", i)
+	a.Fields["proc.pid"] = event.Str(strconv.Itoa(pid))
+	return a
+}
+
+func evRec(seq uint64, recv time.Time, target uint64, ev report.Evidence) *record {
+	return &record{seq: seq, recv: recv.UnixNano(), input: "evidence", run: 1, ev: &evidenceRec{target: target, ev: ev}}
+}
+
+// TestEvidenceReplayIsExact: evidence records are applied like alerts, so
+// a checkpoint and a replay give exactly the state of applying all of
+// them: snapshots for open incidents, for one closed by a quiet spell,
+// none for an unknown target, and more incidents awaiting than the bound.
+func TestEvidenceReplayIsExact(t *testing.T) {
+	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
+	var recs []*record
+	seq := uint64(1)
+	add := func(r *record) { recs = append(recs, r); seq++ }
+	taken := func(pid int) report.Evidence {
+		return report.Evidence{Status: report.EvidenceTaken, PID: pid, Process: &report.Process{PID: pid, Exe: "/usr/bin/cat", Cmdline: []string{"cat", "/etc/shadow"}}}
+	}
+	first := seq
+	add(rec(seq, t0, "http", 1, pidAlert(0, 100)))
+	add(rec(seq, t0.Add(time.Millisecond), "http", 1, pidAlert(0, 100))) // folds
+	add(evRec(seq, t0.Add(2*time.Millisecond), first, taken(100)))
+	add(evRec(seq, t0.Add(3*time.Millisecond), 9999, taken(1))) // no such incident
+	closedOne := seq
+	add(rec(seq, t0.Add(4*time.Millisecond), "http", 1, pidAlert(1, 101)))
+	// A quiet spell closes it; its answer comes after.
+	add(rec(seq, t0.Add(2*time.Minute), "http", 1, pidAlert(2, 102)))
+	add(evRec(seq, t0.Add(2*time.Minute+time.Millisecond), closedOne, report.Evidence{Status: report.EvidenceExited, PID: 101, Reason: "gone"}))
+	// More incidents awaiting than maxAwaiting.
+	for i := range maxAwaiting + 10 {
+		add(rec(seq, t0.Add(3*time.Minute+time.Duration(i)*time.Millisecond), "http", 1, pidAlert(10+i, 1000+i)))
+	}
+	whole := newTestWriter(t)
+	whole.evidenceOn, whole.stormIncidents = true, 0
+	for _, r := range recs {
+		c := *r
+		whole.apply(&c)
+	}
+	if len(whole.awaiting) != maxAwaiting {
+		t.Errorf("%d incidents awaiting, want the bound %d", len(whole.awaiting), maxAwaiting)
+	}
+	var statuses []string
+	for _, inc := range whole.pending {
+		if inc.seq == first || inc.seq == closedOne {
+			statuses = append(statuses, inc.evidence.Status)
+		}
+	}
+	if strings.Join(statuses, ",") != "taken,exited" {
+		t.Errorf("statuses of the answered incidents %v, want taken,exited", statuses)
+	}
+	gaveUp := 0
+	for _, inc := range whole.pending {
+		if inc.evidence != nil && inc.evidence.Status == report.EvidenceSkipped {
+			gaveUp++
+		}
+	}
+	// Awaiting: 102's and the flood's 74, 11 over the bound: the oldest
+	// 11 are given up.
+	if gaveUp != 11 {
+		t.Errorf("%d incidents given up, want 11", gaveUp)
+	}
+	want := state(t, whole)
+	for cut := 1; cut < len(recs); cut += 3 {
+		one := newTestWriter(t)
+		one.evidenceOn, one.stormIncidents = true, 0
+		for _, r := range recs[:cut] {
+			c := *r
+			one.apply(&c)
+		}
+		var ck ckState
+		if err := json.Unmarshal(state(t, one), &ck); err != nil {
+			t.Fatal(err)
+		}
+		two := newTestWriter(t)
+		two.evidenceOn, two.stormIncidents = true, 0
+		if err := two.restore(&ck); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs[cut:] {
+			c := *r
+			two.apply(&c)
+		}
+		if got := state(t, two); !bytes.Equal(got, want) {
+			t.Fatalf("cut at %d: the state differs from applying every record\n got %.600s\nwant %.600s", cut, got, want)
+		}
+	}
+}
+
+// TestEvidenceComesFromTheSpool: a crash before the checkpoint (reports
+// written, none durable) is repaired by the replay, snapshot included:
+// the snapshot is in the spool, and is not asked for again.
+func TestEvidenceComesFromTheSpool(t *testing.T) {
+	cfg := testConfig(t)
+	var asked atomic.Int32
+	take := func(ctx context.Context, r evidence.Request) report.Evidence {
+		asked.Add(1)
+		return report.Evidence{Status: report.EvidenceTaken, PID: r.PID, Process: &report.Process{PID: r.PID, Exe: "/usr/bin/cat", Cmdline: []string{"cat"}}}
+	}
+	src := &directSource{n: 3, alerts: func(i int) event.Alert { return pidAlert(i, 4242+i) }}
+	runAll(t, cfg, Options{Sources: []stream.Source{src}, noCheckpoint: true, evidence: take})
+	if asked.Load() != 3 {
+		t.Fatalf("the collector was asked %d times, want 3", asked.Load())
+	}
+	before := diskReports(t, cfg.Reports.Dir)
+	files, _ := filepath.Glob(filepath.Join(cfg.Reports.Dir, "*", "*"))
+	for _, f := range files {
+		if err := os.Truncate(f, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAll(t, cfg, Options{Sources: []stream.Source{&directSource{}}, evidence: take})
+	after := diskReports(t, cfg.Reports.Dir)
+	if len(after) != 3 || len(before) != 3 {
+		t.Fatalf("%d reports before, %d after, want 3", len(before), len(after))
+	}
+	for i, r := range after {
+		if r.Evidence == nil || r.Evidence.Status != report.EvidenceTaken || r.Evidence.Process == nil || r.Evidence.PID != before[i].Evidence.PID {
+			t.Errorf("report %s: evidence %+v after the replay, want %+v", r.ID, r.Evidence, before[i].Evidence)
+		}
+	}
+	if asked.Load() != 3 {
+		t.Errorf("the collector was asked again on replay: %d times", asked.Load())
+	}
+}
+
+// TestEvidenceSettledAfterACrash: an incident opened by an earlier run
+// whose snapshot never reached the spool (kill -9 while asking) says so
+// once the restart has applied the spool; nobody asks about a process
+// that alert is minutes old for.
+func TestEvidenceSettledAfterACrash(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Evidence.Enabled = true
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), MaxBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: pidAlert(1, 77), Received: time.Now(), Input: "http", Run: 1})
+	if _, err := sp.Append(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var asked atomic.Int32
+	take := func(ctx context.Context, r evidence.Request) report.Evidence {
+		asked.Add(1)
+		return report.Evidence{Status: report.EvidenceFailed}
+	}
+	runAll(t, cfg, Options{Sources: []stream.Source{&directSource{}}, evidence: take})
+	reports := diskReports(t, cfg.Reports.Dir)
+	if len(reports) != 1 {
+		t.Fatalf("%d reports, want 1", len(reports))
+	}
+	if ev := reports[0].Evidence; ev == nil || ev.Status != report.EvidenceSkipped || ev.Reason != evidenceStopped {
+		t.Errorf("evidence %+v, want skipped: %s", ev, evidenceStopped)
+	}
+	if asked.Load() != 0 {
+		t.Errorf("the collector was asked %d times about an earlier run's alert", asked.Load())
+	}
+}

@@ -1,0 +1,124 @@
+package evidence
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/falco-reporter/falco-reporter/internal/report"
+)
+
+// serve starts a collector for uid on a socket in a temporary directory.
+func serve(t *testing.T, uid int) (sock string, refused func() []string) {
+	t.Helper()
+	sock = filepath.Join(t.TempDir(), "evidence.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var why []string
+	lim := DefaultLimits
+	lim.Budget = 30 * time.Second
+	s := &Server{AllowUID: uid, Limits: lim, MaxBusy: 2, Refused: func(uid int, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		why = append(why, reason)
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return sock, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), why...) }
+}
+
+func TestCollectorAnswersItsUser(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startChild(t, exe)
+	sock, _ := serve(t, os.Getuid())
+	c := &Client{Socket: sock, Timeout: 30 * time.Second}
+	r := request(w.cmd.Process.Pid)
+	r.Paths, r.Sysctls = []string{exe}, []string{"kernel.pid_max"}
+	ev := c.Take(context.Background(), r)
+	if ev.Status != report.EvidenceTaken || ev.Process == nil || ev.Process.Exe != exe || len(ev.Files) != 1 || len(ev.Sysctls) != 1 {
+		t.Fatalf("answer %+v", ev)
+	}
+}
+
+func TestCollectorRefusesForeignUID(t *testing.T) {
+	sock, refused := serve(t, os.Getuid()+1)
+	c := &Client{Socket: sock, Timeout: 30 * time.Second}
+	ev := c.Take(context.Background(), request(os.Getpid()))
+	if ev.Status != report.EvidenceFailed || ev.Process != nil || !strings.Contains(ev.Reason, "may not ask") {
+		t.Fatalf("answer %+v, want a refusal", ev)
+	}
+	if got := refused(); len(got) != 1 || !strings.Contains(got[0], "may not ask") {
+		t.Errorf("refusals %q", got)
+	}
+}
+
+func TestCollectorRefusesBadRequests(t *testing.T) {
+	sock, refused := serve(t, os.Getuid())
+	for _, line := range []string{
+		"not json\n",
+		`{"pid":1,"alert_ns":1,"env":true}` + "\n", // unknown field
+		`{"pid":1,"alert_ns":1,"paths":["/etc/../etc/shadow"]}` + "\n",
+		`{"pid":-1,"alert_ns":1}` + "\n",
+		strings.Repeat("x", MaxRequestLen+10),
+	} {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		c.Close()
+		if !strings.Contains(string(b[:n]), `"status":"failed"`) || !strings.Contains(string(b[:n]), "refused") {
+			t.Errorf("%.40q: answer %s", line, b[:n])
+		}
+	}
+	if got := refused(); len(got) != 5 {
+		t.Errorf("%d refusals, want 5: %q", len(got), got)
+	}
+}
+
+func TestClientCollectorAbsent(t *testing.T) {
+	c := &Client{Socket: filepath.Join(t.TempDir(), "none.sock"), Timeout: time.Second}
+	if ev := c.Take(context.Background(), request(1)); ev.Status != report.EvidenceFailed || !strings.Contains(ev.Reason, "could not be asked") {
+		t.Errorf("%+v", ev)
+	}
+}
+
+// BenchmarkTake measures one snapshot of a live process with open files
+// and sockets, the target being well under the 200 ms budget.
+func BenchmarkTake(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := startChild(b, exe)
+	r := request(w.cmd.Process.Pid)
+	r.Paths, r.Sysctls = []string{exe, "/etc/passwd"}, []string{"kernel.pid_max"}
+	for b.Loop() {
+		if ev := Take(context.Background(), r, DefaultLimits); ev.Status != report.EvidenceTaken {
+			b.Fatal(ev.Status, ev.Reason)
+		}
+	}
+}
