@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -121,4 +122,48 @@ func BenchmarkTake(b *testing.B) {
 			b.Fatal(ev.Status, ev.Reason)
 		}
 	}
+}
+
+// BenchmarkTakeUnderLoad takes snapshots while every core is kept busy by
+// other goroutines, with the default 200 ms budget, and reports the
+// slowest snapshot (max-ms) and how many overran the budget by more than
+// 50 ms (over-budget), which should be 0: every step checks the budget,
+// and the executable is hashed last with what is left.
+func BenchmarkTakeUnderLoad(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := startChild(b, exe)
+	r := request(w.cmd.Process.Pid)
+	r.Paths, r.Sysctls = []string{exe, "/etc/passwd"}, []string{"kernel.pid_max"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var busy sync.WaitGroup
+	for range 2 * runtime.GOMAXPROCS(0) {
+		busy.Go(func() {
+			x := 0
+			for ctx.Err() == nil {
+				for i := range 1 << 16 {
+					x += i
+				}
+			}
+			_ = x
+		})
+	}
+	defer func() { cancel(); busy.Wait() }()
+	var slowest time.Duration
+	over := 0
+	for b.Loop() {
+		start := time.Now()
+		if ev := Take(context.Background(), r, DefaultLimits); ev.Status != report.EvidenceTaken {
+			b.Fatal(ev.Status, ev.Reason)
+		}
+		d := time.Since(start)
+		slowest = max(slowest, d)
+		if d > DefaultLimits.Budget+50*time.Millisecond {
+			over++
+		}
+	}
+	b.ReportMetric(float64(slowest.Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(over), "over-budget")
 }
