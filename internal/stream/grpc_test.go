@@ -107,12 +107,13 @@ func TestGRPCReconnects(t *testing.T) {
 			if got := r.sink.rules(); !slices.Equal(got, want) {
 				t.Fatalf("got %v", got)
 			}
-			grpcWait(t, "connected again", func() bool { return r.g.State() == StateConnected })
+			// The state is stored before OnState is told: wait for both.
+			const states = "[connecting connected disconnected connected]"
+			grpcWait(t, "connected again, and told", func() bool {
+				return r.g.State() == StateConnected && r.states.String() == states
+			})
 			if n := r.g.Reconnects(); n != 1 {
 				t.Fatalf("reconnects = %d, want 1", n)
-			}
-			if got, want := r.states.String(), "[connecting connected disconnected connected]"; got != want {
-				t.Fatalf("states %s, want %s", got, want)
 			}
 			logs := r.logs.String()
 			if !strings.Contains(logs, tt.cause) || !strings.Contains(logs, "reconnected to falco") {
