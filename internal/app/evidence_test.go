@@ -1,9 +1,7 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"os"
@@ -260,31 +258,15 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 	if gaveUp != 11 {
 		t.Errorf("%d incidents given up, want 11", gaveUp)
 	}
-	want := state(t, whole)
-	for cut := 1; cut < len(recs); cut += 3 {
-		one := newTestWriter(t)
-		one.evidenceOn, one.stormIncidents = true, 0
-		for _, r := range recs[:cut] {
-			c := *r
-			one.apply(&c)
-		}
-		var ck ckState
-		if err := json.Unmarshal(state(t, one), &ck); err != nil {
-			t.Fatal(err)
-		}
-		two := newTestWriter(t)
-		two.evidenceOn, two.stormIncidents = true, 0
-		if err := two.restore(&ck); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs[cut:] {
-			c := *r
-			two.apply(&c)
-		}
-		if got := state(t, two); !bytes.Equal(got, want) {
-			t.Fatalf("cut at %d: the state differs from applying every record\n got %.600s\nwant %.600s", cut, got, want)
-		}
+	var cuts []int
+	for cut := 1; cut < len(recs); cut++ {
+		cuts = append(cuts, cut)
 	}
+	checkReplay(t, recs, cuts, whole, func() *writer {
+		w := newTestWriter(t)
+		w.evidenceOn, w.stormIncidents = true, 0
+		return w
+	})
 }
 
 // TestEvidenceComesFromTheSpool: a crash before the checkpoint (reports

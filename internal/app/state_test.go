@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,9 +113,23 @@ func TestCheckpointReplayIsExact(t *testing.T) {
 	if got := testutil.ToFloat64(whole.metrics.Storms); got < 1 {
 		t.Fatalf("%v storms: the sequence does not test storms", got)
 	}
+	checkReplay(t, recs, []int{1, 37, 150, 205, 219, len(recs) - 1}, whole, func() *writer { return newTestWriter(t) })
+	// The 20 lines read twice are recognised.
+	if dup := testutilCount(whole.metrics, "duplicate"); dup != 20 {
+		t.Errorf("%v duplicates recognised, want 20", dup)
+	}
+}
+
+// checkReplay applies recs up to each cut to a new writer, checkpoints,
+// restores the checkpoint into another and applies the rest: the state
+// must be want, that of applying every record, and the last version of
+// each report queued for writing the same as whole's.
+func checkReplay(t *testing.T, recs []*record, cuts []int, whole *writer, newWriter func() *writer) {
+	t.Helper()
 	want := state(t, whole)
-	for _, cut := range []int{1, 37, 150, 205, 219, len(recs) - 1} {
-		first := newTestWriter(t)
+	wantWrites := lastWrites(whole)
+	for _, cut := range cuts {
+		first := newWriter()
 		for _, r := range recs[:cut] {
 			c := *r
 			first.apply(&c)
@@ -123,7 +138,7 @@ func TestCheckpointReplayIsExact(t *testing.T) {
 		if err := json.Unmarshal(state(t, first), &ck); err != nil {
 			t.Fatal(err)
 		}
-		second := newTestWriter(t)
+		second := newWriter()
 		if err := second.restore(&ck); err != nil {
 			t.Fatal(err)
 		}
@@ -132,13 +147,32 @@ func TestCheckpointReplayIsExact(t *testing.T) {
 			second.apply(&c)
 		}
 		if got := state(t, second); !bytes.Equal(got, want) {
-			t.Errorf("cut at %d: the state differs from applying every record\n got %.400s\nwant %.400s", cut, got, want)
+			t.Errorf("cut at %d: the state differs from applying every record\n got %.600s\nwant %.600s", cut, got, want)
+		}
+		if got := lastWrites(first, second); !maps.Equal(got, wantWrites) {
+			t.Errorf("cut at %d: the reports differ from applying every record\n got %v\nwant %v", cut, got, wantWrites)
 		}
 	}
-	// The 20 lines read twice are recognised.
-	if dup := testutilCount(whole.metrics, "duplicate"); dup != 20 {
-		t.Errorf("%v duplicates recognised, want 20", dup)
+}
+
+// lastWrites is what the writers, in turn, last queued for writing of each
+// closed report (open ones are in the state): its occurrences and evidence
+// status.
+func lastWrites(ws ...*writer) map[string]string {
+	out := map[string]string{}
+	for _, w := range ws {
+		for _, inc := range w.pending {
+			if !inc.closed {
+				continue
+			}
+			ev := "-"
+			if inc.evidence != nil {
+				ev = inc.evidence.Status
+			}
+			out[inc.id] = fmt.Sprintf("%d %s", inc.occ, ev)
+		}
 	}
+	return out
 }
 
 func testutilCount(m *Metrics, reason string) float64 {

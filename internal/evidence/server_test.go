@@ -110,13 +110,7 @@ func TestClientCollectorAbsent(t *testing.T) {
 // BenchmarkTake measures one snapshot of a live process with open files
 // and sockets, the target being well under the 200 ms budget.
 func BenchmarkTake(b *testing.B) {
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := startChild(b, exe)
-	r := request(w.cmd.Process.Pid)
-	r.Paths, r.Sysctls = []string{exe, "/etc/passwd"}, []string{"kernel.pid_max"}
+	r := benchRequest(b)
 	for b.Loop() {
 		if ev := Take(context.Background(), r, DefaultLimits); ev.Status != report.EvidenceTaken {
 			b.Fatal(ev.Status, ev.Reason)
@@ -130,13 +124,7 @@ func BenchmarkTake(b *testing.B) {
 // 50 ms (over-budget), which should be 0: every step checks the budget,
 // and the executable is hashed last with what is left.
 func BenchmarkTakeUnderLoad(b *testing.B) {
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := startChild(b, exe)
-	r := request(w.cmd.Process.Pid)
-	r.Paths, r.Sysctls = []string{exe, "/etc/passwd"}, []string{"kernel.pid_max"}
+	r := benchRequest(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	var busy sync.WaitGroup
 	for range 2 * runtime.GOMAXPROCS(0) {
@@ -166,4 +154,17 @@ func BenchmarkTakeUnderLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(slowest.Microseconds())/1000, "max-ms")
 	b.ReportMetric(float64(over), "over-budget")
+}
+
+// benchRequest starts a child process with open files and sockets and
+// returns a request about it, its executable and a sysctl.
+func benchRequest(b *testing.B) Request {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := startChild(b, exe)
+	r := request(w.cmd.Process.Pid)
+	r.Paths, r.Sysctls = []string{exe, "/etc/passwd"}, []string{"kernel.pid_max"}
+	return r
 }
