@@ -56,20 +56,16 @@ type evidenceRec struct {
 	ev     report.Evidence
 }
 
-// evidenceWorkers asks for snapshots and appends the answers to the spool.
-// The rate state is the writer's alone.
+// evidenceAsker asks for snapshots and appends the answers to the spool.
 type evidenceAsker struct {
-	take      takeFunc
-	jobs      chan evidenceJob
-	q         *queue
-	perSecond int
-	window    time.Time // start of the current second, wall clock
-	inWindow  int
-	wg        sync.WaitGroup
+	take takeFunc
+	jobs chan evidenceJob
+	q    *queue
+	wg   sync.WaitGroup
 }
 
-func newEvidenceAsker(take takeFunc, perSecond int, q *queue) *evidenceAsker {
-	return &evidenceAsker{take: take, perSecond: perSecond, q: q, jobs: make(chan evidenceJob, evidenceQueue)}
+func newEvidenceAsker(take takeFunc, q *queue) *evidenceAsker {
+	return &evidenceAsker{take: take, q: q, jobs: make(chan evidenceJob, evidenceQueue)}
 }
 
 // start runs the workers until ctx ends. The jobs channel is never
@@ -175,9 +171,10 @@ func evidenceRequest(a *event.Alert, t *rules.Table) evidence.Request {
 }
 
 // evidenceOpened sets the evidence state of an incident that opened on
-// record r. It is part of the logical state: pending (awaiting a record)
-// or off. When r was received by this run, the collector is asked, or a
-// record says why not.
+// record r. It is part of the logical state: off, skipped by the rate
+// bound (counted by receive times, so a replay decides the same), or
+// pending (awaiting a record). When r was received by this run, the
+// collector is asked, or a record says why not.
 func (w *writer) evidenceOpened(inc *incident, r *record) {
 	if _, ok := evidencePID(&inc.first); !ok {
 		return
@@ -186,24 +183,25 @@ func (w *writer) evidenceOpened(inc *incident, r *record) {
 		inc.evidence = &report.Evidence{Status: report.EvidenceOff}
 		return
 	}
+	if r.recv-w.evWindow >= int64(time.Second) {
+		w.evWindow, w.evInWindow = r.recv, 0
+	}
+	if w.evInWindow >= w.evPerSecond {
+		inc.evidence = &report.Evidence{Status: report.EvidenceSkipped, Reason: "more snapshots were due this second than evidence.per_second allows"}
+		if r.run == w.runID {
+			w.metrics.Evidence.WithLabelValues("skipped_rate").Inc()
+		}
+		return
+	}
+	w.evInWindow++
 	inc.evidence = &report.Evidence{Status: report.EvidencePending}
 	inc.run = r.run
 	w.await(inc)
 	if r.run != w.runID || w.asker == nil {
 		return // asked (or not) by the run that received it
 	}
-	e := w.asker
-	now := w.now()
-	if now.Sub(e.window) >= time.Second {
-		e.window, e.inWindow = now, 0
-	}
-	if e.inWindow >= e.perSecond {
-		w.evidenceSkip(inc, "skipped_rate", "more snapshots were due this second than evidence.per_second allows")
-		return
-	}
 	select {
-	case e.jobs <- evidenceJob{target: inc.seq, a: inc.first, table: inc.table}:
-		e.inWindow++
+	case w.asker.jobs <- evidenceJob{target: inc.seq, a: inc.first, table: inc.table}:
 	default:
 		w.evidenceSkip(inc, "skipped_busy", "the evidence collector was still busy with earlier snapshots")
 	}

@@ -206,7 +206,8 @@ func evRec(seq uint64, recv time.Time, target uint64, ev report.Evidence) *recor
 // TestEvidenceReplayIsExact: evidence records are applied like alerts, so
 // a checkpoint and a replay give exactly the state of applying all of
 // them: snapshots for open incidents, for one closed by a quiet spell,
-// none for an unknown target, and more incidents awaiting than the bound.
+// none for an unknown target, the rate bound counted by receive times,
+// and more incidents awaiting than the bound.
 func TestEvidenceReplayIsExact(t *testing.T) {
 	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
 	var recs []*record
@@ -225,12 +226,24 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 	// A quiet spell closes it; its answer comes after.
 	add(rec(seq, t0.Add(2*time.Minute), "http", 1, pidAlert(2, 102)))
 	add(evRec(seq, t0.Add(2*time.Minute+time.Millisecond), closedOne, report.Evidence{Status: report.EvidenceExited, PID: 101, Reason: "gone"}))
-	// More incidents awaiting than maxAwaiting.
-	for i := range maxAwaiting + 10 {
-		add(rec(seq, t0.Add(3*time.Minute+time.Duration(i)*time.Millisecond), "http", 1, pidAlert(10+i, 1000+i)))
+	// 74 incidents, 4 a second (the bound is 5): all asked for, and
+	// unanswered.
+	at := t0.Add(3 * time.Minute)
+	for i := range 74 {
+		at = at.Add(250 * time.Millisecond)
+		add(rec(seq, at, "http", 1, pidAlert(10+i, 1000+i)))
 	}
-	whole := newTestWriter(t)
-	whole.evidenceOn, whole.stormIncidents = true, 0
+	// Then 8 in one millisecond: 5 asked for, 3 skipped by the bound.
+	at = at.Add(2 * time.Second)
+	for i := range 8 {
+		add(rec(seq, at.Add(time.Duration(i)*time.Microsecond), "http", 1, pidAlert(100+i, 2000+i)))
+	}
+	newWriter := func() *writer {
+		w := newTestWriter(t)
+		w.evidenceOn, w.evPerSecond, w.stormIncidents = true, 5, 0
+		return w
+	}
+	whole := newWriter()
 	for _, r := range recs {
 		c := *r
 		whole.apply(&c)
@@ -238,35 +251,30 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 	if len(whole.awaiting) != maxAwaiting {
 		t.Errorf("%d incidents awaiting, want the bound %d", len(whole.awaiting), maxAwaiting)
 	}
-	var statuses []string
+	status := map[uint64]string{}
+	reasons := map[string]int{}
 	for _, inc := range whole.pending {
-		if inc.seq == first || inc.seq == closedOne {
-			statuses = append(statuses, inc.evidence.Status)
+		if inc.evidence != nil {
+			status[inc.seq] = inc.evidence.Status
+			reasons[inc.evidence.Reason]++
 		}
 	}
-	if strings.Join(statuses, ",") != "taken,exited" {
-		t.Errorf("statuses of the answered incidents %v, want taken,exited", statuses)
+	if status[first] != report.EvidenceTaken || status[closedOne] != report.EvidenceExited {
+		t.Errorf("answered incidents: %q and %q, want taken and exited", status[first], status[closedOne])
 	}
-	gaveUp := 0
-	for _, inc := range whole.pending {
-		if inc.evidence != nil && inc.evidence.Status == report.EvidenceSkipped {
-			gaveUp++
+	// Awaiting at the end: 102's, the 74 and 5 of the 8: 80, 16 over the
+	// bound, and the oldest 16 are given up.
+	for why, want := range map[string]int{"more snapshots were due this second than evidence.per_second allows": 3,
+		"too many snapshots were awaited at once; this one was given up": 16} {
+		if reasons[why] != want {
+			t.Errorf("%d reports say %q, want %d", reasons[why], why, want)
 		}
-	}
-	// Awaiting: 102's and the flood's 74, 11 over the bound: the oldest
-	// 11 are given up.
-	if gaveUp != 11 {
-		t.Errorf("%d incidents given up, want 11", gaveUp)
 	}
 	var cuts []int
 	for cut := 1; cut < len(recs); cut++ {
 		cuts = append(cuts, cut)
 	}
-	checkReplay(t, recs, cuts, whole, func() *writer {
-		w := newTestWriter(t)
-		w.evidenceOn, w.stormIncidents = true, 0
-		return w
-	})
+	checkReplay(t, recs, cuts, whole, newWriter)
 }
 
 // TestEvidenceComesFromTheSpool: a crash before the checkpoint (reports

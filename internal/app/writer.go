@@ -67,8 +67,12 @@ type writer struct {
 	awaiting   map[uint64]*incident // incidents awaiting an evidence record, by first spool position
 	awaitOrder []uint64             // their positions, oldest first (may hold settled ones)
 
-	evidenceOn bool           // evidence.enabled
-	asker      *evidenceAsker // nil: evidence is off
+	evWindow   int64 // receive time starting the second the evidence rate is counted in
+	evInWindow int   // snapshots asked for in it
+
+	evidenceOn  bool           // evidence.enabled
+	evPerSecond int            // evidence.per_second
+	asker       *evidenceAsker // nil: evidence is off
 
 	// Write bookkeeping.
 	pending  []*incident // to write, in order
