@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -347,5 +348,56 @@ func TestTakeBoundsFDs(t *testing.T) {
 	}
 	if !slices.ContainsFunc(ev.Notes, func(n string) bool { return strings.Contains(n, "open file descriptors: the first 256 are shown") }) {
 		t.Errorf("notes %q", ev.Notes)
+	}
+}
+
+// TestTakeRealReusedPID: the alert's process exits and the kernel gives
+// its PID to a new one (forced with /proc/sys/kernel/ns_last_pid, root
+// only); the snapshot says so and takes nothing from the new process.
+func TestTakeRealReusedPID(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("setting kernel.ns_last_pid needs root")
+	}
+	start := time.Now()
+	first := exec.Command("sleep", "60")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := first.Process.Pid
+	alertNS := time.Now().UnixNano() // the alert: the first process was alive
+	// /proc's start times have a second of slack against Falco's.
+	time.Sleep(1500 * time.Millisecond)
+	_ = first.Process.Kill()
+	_ = first.Wait()
+	var second *exec.Cmd
+	for range 50 {
+		// The next fork takes ns_last_pid+1, unless another process on
+		// the machine forks first: try again.
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
+			t.Skipf("cannot set kernel.ns_last_pid: %v", err)
+		}
+		c := exec.Command("sleep", "60")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if c.Process.Pid == pid {
+			second = c
+			break
+		}
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+	if second == nil {
+		t.Skip("PID not reused in 50 tries: the machine forks too much")
+	}
+	t.Cleanup(func() { _ = second.Process.Kill(); _ = second.Wait() })
+	for _, r := range []Request{
+		{PID: pid, AlertNS: alertNS, StartNS: start.UnixNano(), Host: true}, // Falco sent proc.pid.ts
+		{PID: pid, AlertNS: alertNS, Host: true},                            // it did not
+	} {
+		ev := take(t, r)
+		if ev.Status != report.EvidencePIDReused || ev.Process != nil || len(ev.Ancestry) != 0 || len(ev.Files) != 0 {
+			t.Errorf("start_ns %d: status %q, process %v: want pid_reused and nothing taken", r.StartNS, ev.Status, ev.Process)
+		}
 	}
 }
