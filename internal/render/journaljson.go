@@ -12,9 +12,9 @@ import (
 
 // What JournalJSON leaves out at each step, as journal_cut says it.
 const (
-	CutSamplesFields = "samples, and the alert's fields but those a listing reads"
-	CutLongValues    = "samples, the alert's fields but those a listing reads, and all but the first 2 KiB of the output, the facts, the host, the rule and the tags"
-	CutToListing     = "all but what a listing shows: the texts, facts, steps, samples and most fields"
+	CutSamplesFields = "samples, and the alert's fields but those a listing reads; of the snapshot, open descriptors, sockets, cgroups and long command lines"
+	CutLongValues    = "samples, the alert's fields but those a listing reads, of the snapshot, open descriptors, sockets, cgroups and long command lines, and all but the first 2 KiB of the output, the facts, the host, the rule and the tags"
+	CutToListing     = "all but what a listing shows: the texts, facts, steps, samples, the snapshot and most fields"
 	CutToIdentity    = "all but the report's identity: rule, host, priority, times and count"
 )
 
@@ -23,7 +23,10 @@ const (
 // (JSON) when that fits. A larger report is cut, in steps, until it fits:
 //
 //  1. samples go, and every alert field but those a listing reads
-//     (report.ListingField), each of those capped at 1 KiB;
+//     (report.ListingField), each of those capped at 1 KiB; the evidence
+//     snapshot keeps its status, process, ancestry, files and sysctls,
+//     without open descriptors, sockets and cgroups, command lines and
+//     paths capped at 1 KiB;
 //  2. the output line, each fact, the host, the rule and the tags are
 //     capped at 2 KiB (what the Markdown report shows of a fact);
 //  3. only what a listing shows is kept: the title, tags and listing
@@ -73,7 +76,50 @@ const (
 func withoutSamples(c report.Report) report.Report {
 	c.Samples = nil
 	c.Fields = listingFields(c.Fields, listingValueMax)
+	c.Evidence = evidenceBrief(c.Evidence)
 	return c
+}
+
+// evidenceBrief is a snapshot without its long lists: what a journal
+// entry keeps of it.
+func evidenceBrief(ev *report.Evidence) *report.Evidence {
+	if ev == nil {
+		return nil
+	}
+	b := *ev
+	if ev.Process != nil {
+		p := *ev.Process
+		p.FDs, p.Sockets, p.Cgroup = nil, nil, nil
+		p.Exe, p.Cwd = safe.Cap(p.Exe, listingValueMax), safe.Cap(p.Cwd, listingValueMax)
+		p.Cmdline = capArgs(p.Cmdline, listingValueMax)
+		b.Process = &p
+	}
+	b.Ancestry = make([]report.Ancestor, len(ev.Ancestry))
+	for i, a := range ev.Ancestry {
+		a.Exe, a.Cmdline = safe.Cap(a.Exe, stubValueMax), capArgs(a.Cmdline, stubValueMax)
+		b.Ancestry[i] = a
+	}
+	b.Files = make([]report.FileStat, len(ev.Files))
+	for i, f := range ev.Files {
+		f.Path, f.Target, f.SameAs = safe.Cap(f.Path, listingValueMax), safe.Cap(f.Target, listingValueMax), capAll(f.SameAs, listingValueMax)
+		b.Files[i] = f
+	}
+	return &b
+}
+
+// capArgs keeps the arguments of a command line that fit in max bytes,
+// the last of them capped.
+func capArgs(args []string, max int) []string {
+	var out []string
+	n := 0
+	for _, a := range args {
+		if n+len(a) > max {
+			return append(out, safe.Cap(a, max-n))
+		}
+		out = append(out, a)
+		n += len(a)
+	}
+	return out
 }
 
 func shortValues(c report.Report) report.Report {

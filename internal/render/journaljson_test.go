@@ -41,9 +41,11 @@ func TestJournalJSONCutSteps(t *testing.T) {
 		long    string // the command line and the output
 		extra   int    // extra fields of that value
 		samples bool
+		ev      bool // a snapshot with every list full
 		max     int
 		cut     string
 	}{
+		{name: "large snapshot", value: "v", ev: true, max: journalMax, cut: render.CutSamplesFields},
 		{name: "many fields", value: "v", extra: 4000, max: journalMax, cut: render.CutSamplesFields},
 		{name: "samples", value: strings.Repeat("s", 200), samples: true, max: journalMax, cut: render.CutSamplesFields},
 		{name: "long command line", value: "v", long: big, max: journalMax, cut: render.CutLongValues},
@@ -66,6 +68,9 @@ func TestJournalJSONCutSteps(t *testing.T) {
 				for i := range 200 {
 					r.Samples[strings.Repeat("f", i+1)] = []string{tt.value, tt.value}
 				}
+			}
+			if tt.ev {
+				r.Evidence = fullSnapshot()
 			}
 			js, cut, err := render.JournalJSON(&r, tt.max)
 			if err != nil {
@@ -100,6 +105,15 @@ func TestJournalJSONCutSteps(t *testing.T) {
 					t.Errorf("field %q kept", k)
 				}
 			}
+			if tt.ev {
+				ev := back.Evidence
+				if ev == nil || ev.Status != report.EvidenceTaken || ev.Process == nil || ev.Process.SHA256 != r.Evidence.Process.SHA256 ||
+					len(ev.Files) != len(r.Evidence.Files) || len(ev.Ancestry) != len(r.Evidence.Ancestry) || len(ev.Sysctls) != 1 {
+					t.Errorf("the snapshot's status, process, files, ancestry or sysctls were dropped: %+v", ev)
+				} else if len(ev.Process.FDs) != 0 || len(ev.Process.Sockets) != 0 {
+					t.Error("the snapshot's descriptors and sockets were kept")
+				}
+			}
 			if cut == render.CutSamplesFields || cut == render.CutLongValues {
 				if back.Fields["container.name"] == nil || len(back.Investigation) != len(r.Investigation) {
 					t.Error("the listing's fields or the steps were dropped")
@@ -112,4 +126,25 @@ func TestJournalJSONCutSteps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fullSnapshot is a snapshot at the collector's bounds: 256 descriptors,
+// 64 sockets, 32 ancestors with 4 KiB command lines, 8 long paths.
+func fullSnapshot() *report.Evidence {
+	long := strings.Repeat("a", 4000)
+	p := &report.Process{PID: 42, Exe: "/usr/bin/x", SHA256: strings.Repeat("0", 64), Cmdline: []string{"x", long}}
+	for i := range 256 {
+		p.FDs = append(p.FDs, report.FD{Num: i, Target: "/var/lib/" + strings.Repeat("d", 200)})
+	}
+	for i := range 64 {
+		p.Sockets = append(p.Sockets, report.Socket{FD: i, Proto: "tcp", Local: "127.0.0.1:1", Remote: "127.0.0.1:2", State: "ESTABLISHED"})
+	}
+	ev := &report.Evidence{Status: report.EvidenceTaken, PID: 42, Process: p, Sysctls: []report.Sysctl{{Name: "fs.protected_hardlinks", Value: "1"}}}
+	for i := range 32 {
+		ev.Ancestry = append(ev.Ancestry, report.Ancestor{PID: 100 + i, Exe: "/bin/sh", Cmdline: []string{"sh", "-c", long}})
+	}
+	for i := range 8 {
+		ev.Files = append(ev.Files, report.FileStat{Path: "/" + strings.Repeat(string(rune('a'+i)), 3000), Type: "file"})
+	}
+	return ev
 }
