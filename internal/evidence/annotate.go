@@ -23,7 +23,9 @@ func SysctlsIn(r *report.Report) []string {
 		for _, s := range list {
 			for _, m := range sysctlCommand.FindAllStringSubmatch(s.Command, -1) {
 				for _, n := range strings.Fields(m[1]) {
-					if ValidSysctl(n) && !slices.Contains(out, n) && len(out) < MaxSysctls {
+					// net.* are per network namespace: the collector's own
+					// would be read, not the host's.
+					if ValidSysctl(n) && !strings.HasPrefix(n, "net.") && !slices.Contains(out, n) && len(out) < MaxSysctls {
 						out = append(out, n)
 					}
 				}

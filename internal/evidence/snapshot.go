@@ -425,10 +425,22 @@ func (s *snap) sysctls(names []string) {
 			return
 		}
 		sc := report.Sysctl{Name: n}
+		if strings.HasPrefix(n, "net.") {
+			// The collector has a network namespace of its own
+			// (PrivateNetwork=yes): its net.* values are not the host's.
+			sc.Error = "set per network namespace, and the collector runs in its own: not read"
+			s.ev.Sysctls = append(s.ev.Sysctls, sc)
+			continue
+		}
 		v, err := readSysctl(dir, n)
-		if err != nil {
+		switch {
+		case errors.Is(err, unix.EACCES) && unix.Geteuid() != 0:
+			// The kernel lets only uid 0 read a 0600 sysctl, whatever the
+			// capabilities; the collector does not run as root.
+			sc.Error = "readable by root only, and the collector does not run as root: see the step's command"
+		case err != nil:
 			sc.Error = describeErr(err)
-		} else {
+		default:
 			sc.Value = clean(v)
 		}
 		s.ev.Sysctls = append(s.ev.Sysctls, sc)

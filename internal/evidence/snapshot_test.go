@@ -401,3 +401,24 @@ func TestTakeRealReusedPID(t *testing.T) {
 		}
 	}
 }
+
+// TestTakeSysctls: a host sysctl is read; a net.* one is not, since the
+// collector's network namespace is its own, and the report says why.
+func TestTakeSysctls(t *testing.T) {
+	r := request(os.Getpid())
+	r.Sysctls = []string{"kernel.pid_max", "net.ipv4.ip_forward"}
+	ev := take(t, r)
+	if len(ev.Sysctls) != 2 {
+		t.Fatalf("sysctls %+v", ev.Sysctls)
+	}
+	if want, _ := os.ReadFile("/proc/sys/kernel/pid_max"); ev.Sysctls[0].Value != strings.TrimSpace(string(want)) || ev.Sysctls[0].Error != "" {
+		t.Errorf("kernel.pid_max: %+v, want %q", ev.Sysctls[0], want)
+	}
+	if s := ev.Sysctls[1]; s.Value != "" || !strings.Contains(s.Error, "network namespace") {
+		t.Errorf("net.ipv4.ip_forward: %+v, want not read, and why", s)
+	}
+	rep := report.Report{Investigation: []report.Step{{Command: "sysctl net.ipv4.ip_forward kernel.yama.ptrace_scope"}}}
+	if got := SysctlsIn(&rep); !slices.Equal(got, []string{"kernel.yama.ptrace_scope"}) {
+		t.Errorf("SysctlsIn %v: net.* is not asked for", got)
+	}
+}
