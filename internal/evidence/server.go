@@ -44,26 +44,44 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	conns := make(chan struct{}, maxConns)
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accept: %w", err)
 			}
-			return fmt.Errorf("accept: %w", err)
+			// Out of descriptors or memory, a timeout: wait and go on;
+			// the collector must outlive a bad moment.
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		select {
+		case conns <- struct{}{}:
+		default:
+			c.Close() // only the daemon's uid can connect; it never opens this many
+			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-conns }()
 			defer c.Close()
 			s.answer(ctx, c)
 		}()
 	}
 }
+
+// maxConns bounds the connections served at once; each holds a request
+// buffer of MaxRequestLen.
+const maxConns = 64
 
 // PeerUID returns the uid of the process at the other end of c.
 func PeerUID(c *net.UnixConn) (int, error) {
@@ -101,7 +119,7 @@ func (s *Server) answer(ctx context.Context, c *net.UnixConn) {
 		refuse(uid, fmt.Sprintf("uid %d may not ask", uid))
 		return
 	}
-	line, err := bufio.NewReaderSize(io.LimitReader(c, MaxRequestLen), 4096).ReadSlice('\n')
+	line, err := bufio.NewReaderSize(io.LimitReader(c, MaxRequestLen), MaxRequestLen).ReadSlice('\n')
 	if err != nil {
 		refuse(uid, "no request line within the size and time limits")
 		return
@@ -165,6 +183,8 @@ func (c *Client) Take(ctx context.Context, r Request) report.Evidence {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
+	// A daemon that stops does not wait for the answer.
+	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })()
 	b, err := json.Marshal(r)
 	if err != nil {
 		return failed(err)

@@ -59,6 +59,55 @@ func TestCollectorAnswersItsUser(t *testing.T) {
 	}
 }
 
+// TestCollectorTakesTheLargestRequest: a request at the bounds (8 paths
+// of 4 KiB) is answered: an intruder's long path does not blind the
+// snapshot.
+func TestCollectorTakesTheLargestRequest(t *testing.T) {
+	sock, refused := serve(t, os.Getuid())
+	c := &Client{Socket: sock, Timeout: 30 * time.Second}
+	r := request(os.Getpid())
+	for i := range MaxPaths {
+		r.Paths = append(r.Paths, "/"+strings.Repeat(string(rune('a'+i)), 250)+strings.Repeat("/"+strings.Repeat("d", 200), (MaxPathLen-260)/201))
+	}
+	ev := c.Take(context.Background(), r)
+	if ev.Status != report.EvidenceTaken || len(ev.Files) != MaxPaths {
+		t.Fatalf("status %q (%s), %d files; refusals %q", ev.Status, ev.Reason, len(ev.Files), refused())
+	}
+}
+
+// TestClientStopsWhenAsked: a daemon that stops does not wait out the
+// timeout for a collector that does not answer.
+func TestClientStopsWhenAsked(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "silent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // never answers
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	c := &Client{Socket: sock, Timeout: time.Hour}
+	done := make(chan report.Evidence, 1)
+	go func() { done <- c.Take(ctx, request(1)) }()
+	select {
+	case ev := <-done:
+		if ev.Status != report.EvidenceFailed {
+			t.Errorf("status %q", ev.Status)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Take still waiting a minute after its context ended")
+	}
+}
+
 func TestCollectorRefusesForeignUID(t *testing.T) {
 	sock, refused := serve(t, os.Getuid()+1)
 	c := &Client{Socket: sock, Timeout: 30 * time.Second}
