@@ -361,6 +361,9 @@ func (w *writer) restore(s *ckState) error {
 	for _, inc := range awaiting {
 		w.awaiting[inc.seq] = inc
 		w.awaitOrder = append(w.awaitOrder, inc.seq)
+		if inc.closed {
+			w.awaitClosedBytes += inc.bytes
+		}
 	}
 	for _, c := range s.Trackers {
 		tr := &tracker{key: c.Key, opens: c.Opens, refs: c.Refs, last: c.Last, fields: c.Fields}
@@ -387,6 +390,7 @@ func (w *writer) newState() {
 	w.tails = map[string]*inputTail{}
 	w.awaiting = map[uint64]*incident{}
 	w.awaitOrder = nil
+	w.awaitClosedBytes = 0
 	w.evWindow, w.evInWindow = 0, 0
 	w.openBytes = 0
 }

@@ -35,10 +35,13 @@ const (
 	evidenceWorkers = 2
 	evidenceQueue   = 16 // requests handed over and not yet taken by a worker
 	// maxAwaiting bounds the incidents kept for an answer, closed ones
-	// included; beyond it the oldest is settled without one. Requests in
-	// flight are bounded by evidenceQueue+evidenceWorkers, so only a
-	// spool from many crashed runs comes near it.
-	maxAwaiting = 64
+	// included, and maxAwaitingBytes the memory of the closed ones (open
+	// ones count in maxOpenBytes); beyond either the oldest is settled
+	// without one, and counted (given_up). An incident awaits until its
+	// answer is applied, behind the writer's backlog: at 5 snapshots a
+	// second, 256 allow a backlog of about 50 s.
+	maxAwaiting      = 256
+	maxAwaitingBytes = 16 << 20
 )
 
 // takeFunc asks for one snapshot: the collector's client, or a stand-in.
@@ -218,15 +221,33 @@ func (w *writer) evidenceSkip(inc *incident, label, why string) {
 	}
 }
 
-// await adds inc to the incidents awaiting a record; beyond maxAwaiting
-// the oldest is settled without one.
+// await adds inc to the incidents awaiting a record.
 func (w *writer) await(inc *incident) {
 	w.awaiting[inc.seq] = inc
 	w.awaitOrder = append(w.awaitOrder, inc.seq)
-	for len(w.awaiting) > maxAwaiting {
+	w.trimAwaiting()
+}
+
+// closedAwaiting is told that inc closed: if it awaits a record, its
+// memory now counts in maxAwaitingBytes.
+func (w *writer) closedAwaiting(inc *incident) {
+	if _, ok := w.awaiting[inc.seq]; ok {
+		w.awaitClosedBytes += inc.bytes
+		w.trimAwaiting()
+	}
+}
+
+// trimAwaiting settles the oldest awaiting incidents without an answer
+// while there are more than maxAwaiting, or the closed ones hold more than
+// maxAwaitingBytes.
+func (w *writer) trimAwaiting() {
+	for len(w.awaiting) > maxAwaiting || w.awaitClosedBytes > maxAwaitingBytes && len(w.awaiting) > 0 {
 		seq := w.awaitOrder[0]
 		w.awaitOrder = w.awaitOrder[1:]
 		if old, ok := w.awaiting[seq]; ok {
+			if old.run == w.runID {
+				w.metrics.Evidence.WithLabelValues("given_up").Inc()
+			}
 			w.settle(old, report.Evidence{Status: report.EvidenceSkipped, Reason: "too many snapshots were awaited at once; this one was given up"})
 		}
 	}
@@ -235,7 +256,9 @@ func (w *writer) await(inc *incident) {
 // settle puts ev into inc's report and queues a rewrite.
 func (w *writer) settle(inc *incident, ev report.Evidence) {
 	delete(w.awaiting, inc.seq)
-	if !inc.closed {
+	if inc.closed {
+		w.awaitClosedBytes -= inc.bytes
+	} else {
 		w.openBytes -= inc.bytes
 	}
 	inc.evidence = &ev
@@ -317,14 +340,21 @@ func cloneEvidence(body []byte) report.Evidence {
 	return ev
 }
 
+// evidenceMargin is left before the drain deadline for settling what is
+// still awaited, and writing.
+const evidenceMargin = 500 * time.Millisecond
+
 // evidenceStopped is why a snapshot asked for never came.
 const evidenceStopped = "the daemon stopped before the snapshot arrived"
 
 // awaitingAnswers is for shutdown, once every alert is applied: while
-// this run's snapshots are under way and the grace since stopStart has
-// not passed, it waits a little for them and reports true.
-func (w *writer) awaitingAnswers(stopStart time.Time) bool {
-	if w.asker == nil || w.settledAll || w.now().Sub(stopStart) >= w.evidenceGrace {
+// this run's snapshots are under way, the grace since stopStart has not
+// passed and the drain deadline (Unix ns, 0: none) is not near, it waits a
+// little for them and reports true.
+func (w *writer) awaitingAnswers(stopStart time.Time, deadline int64) bool {
+	now := w.now()
+	if w.asker == nil || w.settledAll || now.Sub(stopStart) >= w.evidenceGrace ||
+		deadline != 0 && now.Add(evidenceMargin).UnixNano() >= deadline {
 		return false
 	}
 	live := false

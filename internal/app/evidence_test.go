@@ -226,17 +226,17 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 	// A quiet spell closes it; its answer comes after.
 	add(rec(seq, t0.Add(2*time.Minute), "http", 1, pidAlert(2, 102)))
 	add(evRec(seq, t0.Add(2*time.Minute+time.Millisecond), closedOne, report.Evidence{Status: report.EvidenceExited, PID: 101, Reason: "gone"}))
-	// 74 incidents, 4 a second (the bound is 5): all asked for, and
+	// 260 incidents, 4 a second (the bound is 5): all asked for, and
 	// unanswered.
 	at := t0.Add(3 * time.Minute)
-	for i := range 74 {
+	for i := range 260 {
 		at = at.Add(250 * time.Millisecond)
 		add(rec(seq, at, "http", 1, pidAlert(10+i, 1000+i)))
 	}
 	// Then 8 in one millisecond: 5 asked for, 3 skipped by the bound.
 	at = at.Add(2 * time.Second)
 	for i := range 8 {
-		add(rec(seq, at.Add(time.Duration(i)*time.Microsecond), "http", 1, pidAlert(100+i, 2000+i)))
+		add(rec(seq, at.Add(time.Duration(i)*time.Microsecond), "http", 1, pidAlert(1000+i, 2000+i)))
 	}
 	newWriter := func() *writer {
 		w := newTestWriter(t)
@@ -262,19 +262,40 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 	if status[first] != report.EvidenceTaken || status[closedOne] != report.EvidenceExited {
 		t.Errorf("answered incidents: %q and %q, want taken and exited", status[first], status[closedOne])
 	}
-	// Awaiting at the end: 102's, the 74 and 5 of the 8: 80, 16 over the
-	// bound, and the oldest 16 are given up.
+	// Awaiting at the end: 102's, the 260 and 5 of the 8: 266, 10 over
+	// the bound, and the oldest 10 are given up.
 	for why, want := range map[string]int{"more snapshots were due this second than evidence.per_second allows": 3,
-		"too many snapshots were awaited at once; this one was given up": 16} {
+		"too many snapshots were awaited at once; this one was given up": 10} {
 		if reasons[why] != want {
 			t.Errorf("%d reports say %q, want %d", reasons[why], why, want)
 		}
 	}
 	var cuts []int
-	for cut := 1; cut < len(recs); cut++ {
+	for cut := 1; cut < len(recs); cut += 1 + cut/20 {
 		cuts = append(cuts, cut)
 	}
 	checkReplay(t, recs, cuts, whole, newWriter)
+}
+
+// TestEvidenceAwaitingBytesBounded: incidents that close while awaiting
+// their snapshot are kept for it, within maxAwaitingBytes, whatever their
+// alerts hold.
+func TestEvidenceAwaitingBytesBounded(t *testing.T) {
+	w := newTestWriter(t)
+	w.evidenceOn, w.evPerSecond, w.stormIncidents = true, 1000, 0
+	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
+	for i := range 200 {
+		a := pidAlert(i, 100+i)
+		a.Fields["proc.cmdline"] = event.Str(strings.Repeat("x", 200<<10))
+		// Two minutes apart: each closes the one before.
+		w.apply(rec(uint64(i+1), t0.Add(time.Duration(i)*2*time.Minute), "http", 1, a))
+	}
+	if w.awaitClosedBytes > maxAwaitingBytes || w.awaitClosedBytes <= 0 {
+		t.Errorf("closed incidents awaiting hold %d bytes, bound %d", w.awaitClosedBytes, maxAwaitingBytes)
+	}
+	if n := len(w.awaiting); n >= 200 || n < 10 {
+		t.Errorf("%d incidents awaiting: want some, fewer than the 200 opened", n)
+	}
 }
 
 // TestEvidenceComesFromTheSpool: a crash before the checkpoint (reports

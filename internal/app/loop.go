@@ -52,7 +52,7 @@ func (w *writer) run(stopBy *atomic.Int64) {
 		if stopping {
 			deadline := stopBy.Load()
 			if w.idle() && len(w.awaiting) > 0 && backoff == 0 {
-				if w.awaitingAnswers(stopStart) {
+				if w.awaitingAnswers(stopStart, deadline) {
 					continue
 				}
 				if !w.settledAll {

@@ -66,6 +66,8 @@ type writer struct {
 	tails      map[string]*inputTail
 	awaiting   map[uint64]*incident // incidents awaiting an evidence record, by first spool position
 	awaitOrder []uint64             // their positions, oldest first (may hold settled ones)
+	// awaitClosedBytes is the memory of the closed incidents awaiting.
+	awaitClosedBytes int64
 
 	evWindow   int64 // receive time starting the second the evidence rate is counted in
 	evInWindow int   // snapshots asked for in it
@@ -186,6 +188,7 @@ func (w *writer) close(inc *incident) {
 	w.age.Remove(inc.elem)
 	w.openBytes -= inc.bytes
 	inc.closed = true
+	w.closedAwaiting(inc)
 	w.metrics.IncidentsOpen.Set(float64(len(w.open)))
 	if inc.dirty {
 		w.queueWrite(inc)
