@@ -95,7 +95,7 @@ func Take(ctx context.Context, r Request, lim Limits) (ev report.Evidence) {
 		return ev
 	}
 	ev.Status = report.EvidenceTaken
-	s.ancestry(ev.Process.PPID)
+	s.ancestry(ev.Process.PPID, ev.Process.Start.Time)
 	s.files(r, p)
 	s.sysctls(r.Sysctls)
 	if s.exe != nil {
@@ -328,8 +328,10 @@ func (s *snap) fds(p *procDir, byInode map[uint64]int) []report.FD {
 	return out
 }
 
-// ancestry walks from ppid up to PID 1.
-func (s *snap) ancestry(ppid int) {
+// ancestry walks from ppid up to PID 1; child is the start of the process
+// whose parent ppid is. A parent starts before its child: a PID that now
+// belongs to a later process was reused after the parent exited.
+func (s *snap) ancestry(ppid int, child time.Time) {
 	for pid, n := ppid, 0; pid > 0; n++ {
 		if n >= s.lim.MaxAncestors {
 			s.note("the ancestry was cut after %d processes", s.lim.MaxAncestors)
@@ -349,6 +351,15 @@ func (s *snap) ancestry(ppid int) {
 			s.ev.Ancestry = append(s.ev.Ancestry, report.Ancestor{PID: pid, Cmdline: []string{}, Note: "exited"})
 			return
 		}
+		// Start times are clock ticks (10 ms) plus a boot time read each
+		// time: allow for both.
+		if st.start.After(child.Add(50 * time.Millisecond)) {
+			p.close()
+			s.ev.Ancestry = append(s.ev.Ancestry, report.Ancestor{PID: pid, Cmdline: []string{},
+				Note: "exited: its PID now belongs to a process started after its child"})
+			return
+		}
+		child = st.start
 		a := report.Ancestor{PID: pid, Start: report.Time{Time: st.start.UTC()}, Cmdline: []string{}}
 		var notes []string
 		if exe, err := p.link("exe"); err == nil {
