@@ -82,7 +82,6 @@ func (e *evidenceAsker) start(ctx context.Context) {
 				select {
 				case j := <-e.jobs:
 					ev := e.take(ctx, evidenceRequest(&j.a, j.table))
-					e.q.metrics.Evidence.WithLabelValues(outcome(ev.Status)).Inc()
 					e.record(ctx, j.target, ev)
 				case <-ctx.Done():
 					return
@@ -92,11 +91,14 @@ func (e *evidenceAsker) start(ctx context.Context) {
 	}
 }
 
-// outcome is the metric label of an answer's status.
-func outcome(status string) string {
-	switch status {
+// outcome is the metric label of an evidence record's answer.
+func outcome(ev *report.Evidence) string {
+	switch ev.Status {
 	case report.EvidenceTaken, report.EvidenceExited, report.EvidencePIDReused, report.EvidenceFailed:
-		return status
+		return ev.Status
+	}
+	if ev.Reason == evidenceStopped {
+		return "skipped_stopping"
 	}
 	return "skipped_busy" // the collector was too busy
 }
@@ -206,13 +208,12 @@ func (w *writer) evidenceOpened(inc *incident, r *record) {
 	select {
 	case w.asker.jobs <- evidenceJob{target: inc.seq, a: inc.first, table: inc.table}:
 	default:
-		w.evidenceSkip(inc, "skipped_busy", "the evidence collector was still busy with earlier snapshots")
+		w.evidenceSkip(inc, "the evidence collector was still busy with earlier snapshots")
 	}
 }
 
 // evidenceSkip records that no snapshot is asked for inc, and why.
-func (w *writer) evidenceSkip(inc *incident, label, why string) {
-	w.metrics.Evidence.WithLabelValues(label).Inc()
+func (w *writer) evidenceSkip(inc *incident, why string) {
 	ev := report.Evidence{Status: report.EvidenceSkipped, Reason: why}
 	if err := w.queue.offerEvidence(inc.seq, &ev); err != nil {
 		// The report says pending until the next start settles it.
@@ -282,6 +283,10 @@ func (w *writer) applyEvidence(r *record) {
 	if !ok {
 		return
 	}
+	if r.run == w.runID {
+		// Counted once, when the answer that counts is applied.
+		w.metrics.Evidence.WithLabelValues(outcome(&r.ev.ev)).Inc()
+	}
 	w.settle(inc, r.ev.ev)
 	if i := slices.Index(w.awaitOrder, r.ev.target); i >= 0 {
 		w.awaitOrder = slices.Delete(w.awaitOrder, i, i+1)
@@ -303,7 +308,6 @@ func (w *writer) settleStale(all bool, why string) bool {
 			w.queue.warn(err, "cannot append an evidence record to the spool")
 			return appended
 		}
-		w.metrics.Evidence.WithLabelValues("skipped_stopping").Inc()
 		appended = true
 	}
 	return appended
