@@ -99,11 +99,7 @@ func Take(ctx context.Context, r Request, lim Limits) (ev report.Evidence) {
 	s.files(r, p)
 	s.sysctls(r.Sysctls)
 	if s.exe != nil {
-		defer s.exe.Close()
-		var err error
-		if ev.Process.SHA256, ev.Process.ExeSize, err = s.hashExe(); err != nil {
-			s.note("executable's hash: %s", describeErr(err))
-		}
+		s.hashExe()
 	}
 	return ev
 }
@@ -160,9 +156,7 @@ func (s *snap) process(p *procDir, st stat) {
 		// Opened now, hashed last: the file stays readable through this
 		// descriptor when the process exits, and the facts that vanish
 		// with the process are read first.
-		if s.exe, err = openExe(p); err != nil {
-			s.note("executable's hash: %s", describeErr(err))
-		}
+		s.openExe(p)
 	}
 	var cut bool
 	if pr.Cmdline, cut, err = p.cmdline(s.lim.MaxCmdline); err != nil {
@@ -222,43 +216,93 @@ func (s *snap) process(p *procDir, st stat) {
 	s.ev.Process = pr
 }
 
-// openExe opens /proc/PID/exe: the kernel's reference to the running
-// file, readable even when the file was deleted or replaced.
-func openExe(p *procDir) (*os.File, error) {
-	fd, err := unix.Openat(p.fd, "exe", unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+// openExe opens /proc/PID/exe, the kernel's reference to the running
+// file, readable even when the file was deleted or replaced, into s.exe.
+// The open reaches the executable's file system: guarded.
+func (s *snap) openExe(p *procDir) {
+	dir, err := unix.FcntlInt(uintptr(p.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		s.note("executable's hash: %s", describeErr(err))
+		return
 	}
-	return os.NewFile(uintptr(fd), "exe"), nil
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	o, ok := guard(s, "executable's hash", func() opened {
+		defer unix.Close(dir)
+		fd, err := unix.Openat(dir, "exe", unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return opened{err: err}
+		}
+		return opened{f: os.NewFile(uintptr(fd), "exe")}
+	}, func(o opened) {
+		if o.f != nil {
+			o.f.Close()
+		}
+	})
+	switch {
+	case !ok:
+	case o.err != nil:
+		s.note("executable's hash: %s", describeErr(o.err))
+	default:
+		s.exe = o.f
+	}
 }
 
-// hashExe hashes the executable, within what is left of the budget.
-func (s *snap) hashExe() (string, int64, error) {
-	f := s.exe
-	fi, err := f.Stat()
-	if err != nil {
-		return "", 0, err
+// hashExe hashes s.exe, within what is left of the budget, and closes it.
+func (s *snap) hashExe() {
+	type hashed struct {
+		sum   string
+		size  int64
+		err   error
+		large bool // over MaxExeBytes
+		cut   bool // the budget ran out
 	}
-	if !fi.Mode().IsRegular() {
-		return "", 0, errors.New("not a regular file")
-	}
-	if fi.Size() > s.lim.MaxExeBytes {
-		s.note("the executable (%d bytes) is larger than the %d bytes hashed: no hash", fi.Size(), s.lim.MaxExeBytes)
-		return "", fi.Size(), nil
-	}
-	h := sha256.New()
-	buf := make([]byte, 256<<10)
-	for {
-		if s.over("the executable's hash") {
-			return "", fi.Size(), nil
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
+	f, ctx, max := s.exe, s.ctx, s.lim.MaxExeBytes
+	s.exe = nil
+	h, ok := guard(s, "the executable's hash", func() (out hashed) {
+		defer f.Close()
+		fi, err := f.Stat()
 		if err != nil {
-			break
+			return hashed{err: err}
 		}
+		if !fi.Mode().IsRegular() {
+			return hashed{err: errors.New("not a regular file")}
+		}
+		out.size = fi.Size()
+		if out.size > max {
+			out.large = true
+			return out
+		}
+		sum := sha256.New()
+		buf := make([]byte, 256<<10)
+		for {
+			if ctx.Err() != nil {
+				out.cut = true
+				return out
+			}
+			n, err := f.Read(buf)
+			sum.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		out.sum = hex.EncodeToString(sum.Sum(nil))
+		return out
+	}, nil)
+	if !ok {
+		return
 	}
-	return hex.EncodeToString(h.Sum(nil)), fi.Size(), nil
+	switch {
+	case h.err != nil:
+		s.note("executable's hash: %s", describeErr(h.err))
+	case h.large:
+		s.note("the executable (%d bytes) is larger than the %d bytes hashed: no hash", h.size, max)
+	case h.cut:
+		s.over("the executable's hash")
+	}
+	s.ev.Process.SHA256, s.ev.Process.ExeSize = h.sum, h.size
 }
 
 // namespaces reads the process's namespace ids and compares each with
@@ -414,7 +458,22 @@ func (s *snap) files(r Request, p *procDir) {
 		if s.over("the alert's paths") {
 			break
 		}
-		s.ev.Files = append(s.ev.Files, lstatIn(root, path))
+		// The walk reaches the path's file systems: guarded, with a
+		// descriptor of its own.
+		dir, err := unix.FcntlInt(uintptr(root), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			s.ev.Files = append(s.ev.Files, report.FileStat{Path: clean(path), Error: describeErr(err)})
+			continue
+		}
+		st, ok := guard(s, "the alert's paths", func() report.FileStat {
+			defer unix.Close(dir)
+			return lstatIn(dir, path)
+		}, nil)
+		if !ok {
+			s.ev.Files = append(s.ev.Files, report.FileStat{Path: clean(path), Error: "not described: see the notes"})
+			break
+		}
+		s.ev.Files = append(s.ev.Files, st)
 	}
 	markHardLinks(s.ev.Files)
 }
