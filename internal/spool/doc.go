@@ -19,6 +19,9 @@
 //	offset 8   uint64 little-endian  sequence number
 //	offset 16  payload
 //
+// A payload is an alert (AppendEntry: a version byte, 2 or 3, or '{' for
+// version 1) or an evidence snapshot for an incident (AppendEvidence: 'E').
+//
 // A damaged region (a torn write, garbage, a bad checksum, a sequence number
 // out of order) ends what is readable of its segment: Open truncates the last
 // segment there so that new records follow the good prefix, and Replay skips
