@@ -370,3 +370,36 @@ func TestEvidenceSettledAfterACrash(t *testing.T) {
 		t.Errorf("the collector was asked %d times about an earlier run's alert", asked.Load())
 	}
 }
+
+// TestStopWithSnapshotsUnderWay: a collector that never answers holds
+// neither the stop nor the reports: Run returns within its shutdown
+// bound, with every report written and saying why it has no snapshot.
+func TestStopWithSnapshotsUnderWay(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Evidence.Enabled, cfg.Evidence.Timeout = true, 10*time.Second
+	take := func(ctx context.Context, r evidence.Request) report.Evidence {
+		<-ctx.Done() // never answers while the daemon runs
+		return report.Evidence{Status: report.EvidenceFailed, Reason: "test"}
+	}
+	col := newCollector()
+	src := &chanSource{ch: make(chan event.Alert)}
+	stop := start(t, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written, evidence: take})
+	for i := range 3 {
+		src.ch <- pidAlert(i, 500+i)
+	}
+	waitFor(t, "three reports", func() bool { n, _ := col.occurrences(); return n == 3 })
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > ShutdownTimeout+time.Second {
+		t.Errorf("Run took %v to return, bound %v", took, ShutdownTimeout)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for _, r := range col.reports {
+		if r.Evidence == nil || r.Evidence.Status != report.EvidenceSkipped || r.Evidence.Reason != evidenceStopped {
+			t.Errorf("report %s: evidence %+v, want skipped: %s", r.ID, r.Evidence, evidenceStopped)
+		}
+	}
+}
