@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/falco-reporter/falco-reporter/internal/render"
+	"github.com/falco-reporter/falco-reporter/internal/evidence"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 )
@@ -100,7 +101,7 @@ func TestEvidenceGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.ID, r.Evidence = "e1", snapshot("x")
-	r.Investigation[0].Answered = report.Plain("the snapshot below holds both names' inode and link count.")
+	evidence.Annotate(&r) // as the daemon does: the steps the snapshot answers say so
 	golden(t, "evidence-hardlink.md", render.Markdown(&r))
 	page, err := render.HTML(&r, "../index.html")
 	if err != nil {
