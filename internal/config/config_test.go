@@ -94,6 +94,15 @@ func TestParse(t *testing.T) {
 		{name: "ipv6 loopback listen", yaml: "falco:\n  http:\n    listen: \"[::1]:2801\"\n", check: func(t *testing.T, c *Config) {}},
 		{name: "network listen without client certificates", yaml: "falco:\n  http:\n    listen: 0.0.0.0:2801\n", wantErr: "could forge alerts"},
 		{name: "network listen with TLS but no client CA", yaml: "falco:\n  http:\n    listen: 192.0.2.10:2801\n    tls: {cert: a, key: b}\n", wantErr: "client_ca"},
+		{name: "evidence keeps defaults for omitted keys", yaml: "evidence:\n  enabled: true\n", check: func(t *testing.T, c *Config) {
+			if c.Evidence != (Evidence{Enabled: true, Socket: "/run/falco-reporter-evidence/evidence.sock", Timeout: time.Second, PerSecond: 5}) {
+				t.Errorf("evidence = %+v", c.Evidence)
+			}
+		}},
+		{name: "evidence relative socket", yaml: "evidence:\n  enabled: true\n  socket: evidence.sock\n", wantErr: "evidence.socket"},
+		{name: "evidence timeout too long", yaml: "evidence:\n  enabled: true\n  timeout: 1m\n", wantErr: "evidence.timeout"},
+		{name: "evidence per_second zero", yaml: "evidence:\n  enabled: true\n  per_second: 0\n", wantErr: "evidence.per_second"},
+		{name: "evidence unknown key", yaml: "evidence:\n  enable: true\n", wantErr: `line 2: unknown key "enable"`},
 		{name: "network listen with mutual TLS", yaml: "falco:\n  http:\n    listen: 0.0.0.0:2801\n    tls: {cert: a, key: b, client_ca: c}\n", check: func(t *testing.T, c *Config) {}},
 	}
 	for _, tt := range tests {
