@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/evidence"
+	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
 	"github.com/falco-reporter/falco-reporter/internal/rules"
 )
