@@ -164,8 +164,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			c := &evidence.Client{Socket: cfg.Evidence.Socket, Timeout: cfg.Evidence.Timeout}
 			take = c.Take
 		}
-		w.evidenceOn, w.evPerSecond, w.evidenceGrace = true, max(cfg.Evidence.PerSecond, 1), min(cfg.Evidence.Timeout, 2*time.Second)
-		w.asker = newEvidenceAsker(take, q)
+		w.evidenceGrace = min(cfg.Evidence.Timeout, 2*time.Second)
+		w.asker = newEvidenceAsker(take, q, &tablePtr, max(cfg.Evidence.PerSecond, 1), cfg.Incidents.Window)
+		q.asker = w.asker
 		askCtx, stopAsking := context.WithCancel(context.Background())
 		w.asker.start(askCtx)
 		// Runs after the writer has returned (deferred later, run first),

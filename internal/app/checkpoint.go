@@ -174,9 +174,6 @@ type ckState struct {
 	// Awaiting are the closed incidents still awaiting an evidence
 	// record (open ones say so themselves), oldest first.
 	Awaiting []*ckIncident `json:"awaiting,omitempty"`
-	// EvWindow and EvInWindow are the evidence rate bound's state.
-	EvWindow   int64 `json:"ev_window,omitempty"`
-	EvInWindow int   `json:"ev_in_window,omitempty"`
 }
 
 type ckIncident struct {
@@ -258,7 +255,7 @@ func fromCk(c *ckIncident) (*incident, error) {
 
 // snapshot returns the writer's state for the checkpoint.
 func (w *writer) snapshot() *ckState {
-	s := &ckState{Version: checkpointVersion, Next: w.next, Clock: w.clock, Tails: w.tails, EvWindow: w.evWindow, EvInWindow: w.evInWindow}
+	s := &ckState{Version: checkpointVersion, Next: w.next, Clock: w.clock, Tails: w.tails}
 	for e := w.age.Front(); e != nil; e = e.Next() {
 		inc := e.Value.(*incident)
 		c := toCk(inc)
@@ -331,7 +328,6 @@ func cutTrailer(data []byte) (body []byte, trailer string, ok bool) {
 // restore puts a loaded checkpoint's state into w.
 func (w *writer) restore(s *ckState) error {
 	w.next, w.clock = s.Next, s.Clock
-	w.evWindow, w.evInWindow = s.EvWindow, s.EvInWindow
 	if s.Tails != nil {
 		w.tails = s.Tails
 	}
@@ -391,6 +387,5 @@ func (w *writer) newState() {
 	w.awaiting = map[uint64]*incident{}
 	w.awaitOrder = nil
 	w.awaitClosedBytes = 0
-	w.evWindow, w.evInWindow = 0, 0
 	w.openBytes = 0
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -19,13 +20,16 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/spool"
 )
 
-// Evidence at alert time. When an incident opens on an alert that names a
-// process, the writer hands a request to a few workers beside it and never
-// waits for them. Every outcome (a snapshot, or why there is none) comes
-// back as a record in the spool, after the alerts received meanwhile, and
-// the writer applies it in order like an alert: the report is rewritten
-// with it. So the writer's state still depends only on the spool, and a
-// replay after a crash puts the same snapshot into the same report.
+// Evidence at alert time. The snapshot is asked for on receipt, before the
+// alert is even in the spool's queue for the writer, so that a backlog (a
+// flood an intruder sends first) does not delay it: the first alert of an
+// incident key that names a process, at most evidence.per_second a second,
+// is handed to a few workers, and the decision is recorded in the alert's
+// spool entry (spool.Entry.Evidence). The answer comes back as a record in
+// the spool, and the writer applies it in order like an alert: the report
+// of the incident that alert opened is rewritten with it. So the writer's
+// state depends only on the spool, and a replay after a crash puts the
+// same snapshot into the same report.
 //
 // Until its record is applied, an incident is "awaiting": its report says
 // the snapshot is pending. Answers that can no longer come (the run that
@@ -59,16 +63,97 @@ type evidenceRec struct {
 	ev     report.Evidence
 }
 
-// evidenceAsker asks for snapshots and appends the answers to the spool.
-type evidenceAsker struct {
-	take takeFunc
-	jobs chan evidenceJob
-	q    *queue
-	wg   sync.WaitGroup
+// The evidence decision on receipt, kept in the alert's spool entry.
+const (
+	evNone  byte = iota // no process, not a syscall alert, or an entry of an older version
+	evAsked             // a snapshot was asked for
+	evOff               // evidence.enabled is false
+	evRate              // more than evidence.per_second this second
+	evBusy              // the workers had every request they can hold
+	evSame              // asked for this incident key moments before, for an earlier alert
+)
+
+// maxRecentKeys bounds the incident keys remembered as asked for.
+const maxRecentKeys = 4096
+
+type askedKey struct {
+	key string
+	at  time.Time
 }
 
-func newEvidenceAsker(take takeFunc, q *queue) *evidenceAsker {
-	return &evidenceAsker{take: take, q: q, jobs: make(chan evidenceJob, evidenceQueue)}
+// evidenceAsker decides on receipt, asks for snapshots and appends the
+// answers to the spool. Its decision state is guarded by the queue's mutex.
+type evidenceAsker struct {
+	take      takeFunc
+	jobs      chan evidenceJob
+	q         *queue
+	table     *atomic.Pointer[rules.Table]
+	perSecond int
+	window    time.Duration // incidents.window: a key asked within it is not asked again
+	second    time.Time     // start of the second the rate is counted in
+	inSecond  int
+	recent    map[string]time.Time // keys asked for, and when
+	order     []askedKey           // the same, oldest first
+	wg        sync.WaitGroup
+}
+
+func newEvidenceAsker(take takeFunc, q *queue, table *atomic.Pointer[rules.Table], perSecond int, window time.Duration) *evidenceAsker {
+	return &evidenceAsker{take: take, q: q, table: table, perSecond: perSecond, window: window,
+		jobs: make(chan evidenceJob, evidenceQueue), recent: map[string]time.Time{}}
+}
+
+// evidenceKey returns the incident key of a, and whether a names a
+// process a snapshot could be taken of. It runs before the queue's lock:
+// the key costs what the writer's folding costs.
+func (q *queue) evidenceKey(a *event.Alert) (string, bool) {
+	if _, ok := evidencePID(a); !ok {
+		return "", false
+	}
+	if q.asker == nil {
+		return "", true
+	}
+	return boundKey(q.asker.table.Load().IncidentKey(a)), true
+}
+
+// decideEvidence decides, on receipt at now, about a snapshot for an
+// alert that names a process; q.mu is held.
+func (q *queue) decideEvidence(key string, now time.Time) byte {
+	e := q.asker
+	if e == nil {
+		return evOff
+	}
+	for len(e.order) > 0 && (now.Sub(e.order[0].at) >= e.window || len(e.order) > maxRecentKeys) {
+		if old := e.order[0]; e.recent[old.key].Equal(old.at) {
+			delete(e.recent, old.key)
+		}
+		e.order = e.order[1:]
+	}
+	if at, ok := e.recent[key]; ok && now.Sub(at) < e.window {
+		return evSame
+	}
+	if now.Sub(e.second) >= time.Second {
+		e.second, e.inSecond = now, 0
+	}
+	if e.inSecond >= e.perSecond {
+		q.metrics.Evidence.WithLabelValues("skipped_rate").Inc()
+		return evRate
+	}
+	if len(e.jobs) >= cap(e.jobs) {
+		q.metrics.Evidence.WithLabelValues("skipped_busy").Inc()
+		return evBusy
+	}
+	e.inSecond++
+	e.recent[key] = now
+	e.order = append(e.order, askedKey{key, now})
+	return evAsked
+}
+
+// undecideEvidence forgets an ask whose alert the spool refused.
+func (q *queue) undecideEvidence(decision byte, key string) {
+	if decision == evAsked {
+		q.asker.inSecond--
+		delete(q.asker.recent, key)
+	}
 }
 
 // start runs the workers until ctx ends. The jobs channel is never
@@ -176,49 +261,24 @@ func evidenceRequest(a *event.Alert, t *rules.Table) evidence.Request {
 }
 
 // evidenceOpened sets the evidence state of an incident that opened on
-// record r. It is part of the logical state: off, skipped by the rate
-// bound (counted by receive times, so a replay decides the same), or
-// pending (awaiting a record). When r was received by this run, the
-// collector is asked, or a record says why not.
+// record r, from the decision on receipt recorded with it.
 func (w *writer) evidenceOpened(inc *incident, r *record) {
-	if _, ok := evidencePID(&inc.first); !ok {
-		return
+	skipped := func(why string) *report.Evidence {
+		return &report.Evidence{Status: report.EvidenceSkipped, Reason: why}
 	}
-	if !w.evidenceOn {
+	switch r.evi {
+	case evAsked:
+		inc.evidence = &report.Evidence{Status: report.EvidencePending}
+		inc.run = r.run
+		w.await(inc)
+	case evOff:
 		inc.evidence = &report.Evidence{Status: report.EvidenceOff}
-		return
-	}
-	if r.recv-w.evWindow >= int64(time.Second) {
-		w.evWindow, w.evInWindow = r.recv, 0
-	}
-	if w.evInWindow >= w.evPerSecond {
-		inc.evidence = &report.Evidence{Status: report.EvidenceSkipped, Reason: "more snapshots were due this second than evidence.per_second allows"}
-		if r.run == w.runID {
-			w.metrics.Evidence.WithLabelValues("skipped_rate").Inc()
-		}
-		return
-	}
-	w.evInWindow++
-	inc.evidence = &report.Evidence{Status: report.EvidencePending}
-	inc.run = r.run
-	w.await(inc)
-	if r.run != w.runID || w.asker == nil {
-		return // asked (or not) by the run that received it
-	}
-	select {
-	case w.asker.jobs <- evidenceJob{target: inc.seq, a: inc.first, table: inc.table}:
-	default:
-		w.evidenceSkip(inc, "the evidence collector was still busy with earlier snapshots")
-	}
-}
-
-// evidenceSkip records that no snapshot is asked for inc, and why.
-func (w *writer) evidenceSkip(inc *incident, why string) {
-	ev := report.Evidence{Status: report.EvidenceSkipped, Reason: why}
-	if err := w.queue.offerEvidence(inc.seq, &ev); err != nil {
-		// The report says pending until the next start settles it.
-		w.metrics.SpoolErrors.Inc()
-		w.queue.warn(err, "cannot append an evidence record to the spool")
+	case evRate:
+		inc.evidence = skipped("more snapshots were due this second than evidence.per_second allows")
+	case evBusy:
+		inc.evidence = skipped("the evidence collector was still busy with earlier snapshots")
+	case evSame:
+		inc.evidence = skipped("a snapshot had been asked for an earlier alert with the same incident key, counted in another report")
 	}
 }
 

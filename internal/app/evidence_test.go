@@ -20,6 +20,7 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/evidence"
 	"github.com/falco-reporter/falco-reporter/internal/render"
 	"github.com/falco-reporter/falco-reporter/internal/report"
+	"github.com/falco-reporter/falco-reporter/internal/rules"
 	"github.com/falco-reporter/falco-reporter/internal/spool"
 	"github.com/falco-reporter/falco-reporter/internal/stream"
 )
@@ -199,6 +200,13 @@ func pidAlert(i, pid int) event.Alert {
 	return a
 }
 
+// asked is the record of an alert for which a snapshot was asked on
+// receipt, or decided otherwise (evi).
+func asked(r *record, evi byte) *record {
+	r.evi = evi
+	return r
+}
+
 func evRec(seq uint64, recv time.Time, target uint64, ev report.Evidence) *record {
 	return &record{seq: seq, recv: recv.UnixNano(), input: "evidence", run: 1, ev: &evidenceRec{target: target, ev: ev}}
 }
@@ -206,8 +214,8 @@ func evRec(seq uint64, recv time.Time, target uint64, ev report.Evidence) *recor
 // TestEvidenceReplayIsExact: evidence records are applied like alerts, so
 // a checkpoint and a replay give exactly the state of applying all of
 // them: snapshots for open incidents, for one closed by a quiet spell,
-// none for an unknown target, the rate bound counted by receive times,
-// and more incidents awaiting than the bound.
+// none for an unknown target, decisions on receipt recorded with the
+// alerts, and more incidents awaiting than the bound.
 func TestEvidenceReplayIsExact(t *testing.T) {
 	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
 	var recs []*record
@@ -217,30 +225,37 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 		return report.Evidence{Status: report.EvidenceTaken, PID: pid, Process: &report.Process{PID: pid, Exe: "/usr/bin/cat", Cmdline: []string{"cat", "/etc/shadow"}}}
 	}
 	first := seq
-	add(rec(seq, t0, "http", 1, pidAlert(0, 100)))
-	add(rec(seq, t0.Add(time.Millisecond), "http", 1, pidAlert(0, 100))) // folds
+	add(asked(rec(seq, t0, "http", 1, pidAlert(0, 100)), evAsked))
+	add(asked(rec(seq, t0.Add(time.Millisecond), "http", 1, pidAlert(0, 100)), evSame)) // folds
 	add(evRec(seq, t0.Add(2*time.Millisecond), first, taken(100)))
 	add(evRec(seq, t0.Add(3*time.Millisecond), 9999, taken(1))) // no such incident
 	closedOne := seq
-	add(rec(seq, t0.Add(4*time.Millisecond), "http", 1, pidAlert(1, 101)))
+	add(asked(rec(seq, t0.Add(4*time.Millisecond), "http", 1, pidAlert(1, 101)), evAsked))
 	// A quiet spell closes it; its answer comes after.
-	add(rec(seq, t0.Add(2*time.Minute), "http", 1, pidAlert(2, 102)))
+	add(asked(rec(seq, t0.Add(2*time.Minute), "http", 1, pidAlert(2, 102)), evAsked))
 	add(evRec(seq, t0.Add(2*time.Minute+time.Millisecond), closedOne, report.Evidence{Status: report.EvidenceExited, PID: 101, Reason: "gone"}))
-	// 260 incidents, 4 a second (the bound is 5): all asked for, and
-	// unanswered.
+	// 260 incidents asked for, unanswered.
 	at := t0.Add(3 * time.Minute)
 	for i := range 260 {
 		at = at.Add(250 * time.Millisecond)
-		add(rec(seq, at, "http", 1, pidAlert(10+i, 1000+i)))
+		add(asked(rec(seq, at, "http", 1, pidAlert(10+i, 1000+i)), evAsked))
 	}
-	// Then 8 in one millisecond: 5 asked for, 3 skipped by the bound.
+	// Then 8 more: 5 asked for, 3 over the rate bound; one not asked
+	// (evidence off); one that opens an incident although an earlier
+	// alert of its key was asked for.
 	at = at.Add(2 * time.Second)
 	for i := range 8 {
-		add(rec(seq, at.Add(time.Duration(i)*time.Microsecond), "http", 1, pidAlert(1000+i, 2000+i)))
+		evi := evAsked
+		if i >= 5 {
+			evi = evRate
+		}
+		add(asked(rec(seq, at.Add(time.Duration(i)*time.Microsecond), "http", 1, pidAlert(1000+i, 2000+i)), evi))
 	}
+	add(asked(rec(seq, at.Add(time.Millisecond), "http", 1, pidAlert(3000, 3000)), evOff))
+	add(asked(rec(seq, at.Add(2*time.Millisecond), "http", 1, pidAlert(3001, 3001)), evSame))
 	newWriter := func() *writer {
 		w := newTestWriter(t)
-		w.evidenceOn, w.evPerSecond, w.stormIncidents = true, 5, 0
+		w.stormIncidents = 0
 		return w
 	}
 	whole := newWriter()
@@ -264,6 +279,9 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 	}
 	// Awaiting at the end: 102's, the 260 and 5 of the 8: 266, 10 over
 	// the bound, and the oldest 10 are given up.
+	if status[seq-2] != report.EvidenceOff || status[seq-1] != report.EvidenceSkipped {
+		t.Errorf("decided on receipt: %q and %q, want off and skipped", status[seq-2], status[seq-1])
+	}
 	for why, want := range map[string]int{"more snapshots were due this second than evidence.per_second allows": 3,
 		"too many snapshots were awaited at once; this one was given up": 10} {
 		if reasons[why] != want {
@@ -282,13 +300,13 @@ func TestEvidenceReplayIsExact(t *testing.T) {
 // alerts hold.
 func TestEvidenceAwaitingBytesBounded(t *testing.T) {
 	w := newTestWriter(t)
-	w.evidenceOn, w.evPerSecond, w.stormIncidents = true, 1000, 0
+	w.stormIncidents = 0
 	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
 	for i := range 200 {
 		a := pidAlert(i, 100+i)
 		a.Fields["proc.cmdline"] = event.Str(strings.Repeat("x", 200<<10))
 		// Two minutes apart: each closes the one before.
-		w.apply(rec(uint64(i+1), t0.Add(time.Duration(i)*2*time.Minute), "http", 1, a))
+		w.apply(asked(rec(uint64(i+1), t0.Add(time.Duration(i)*2*time.Minute), "http", 1, a), evAsked))
 	}
 	if w.awaitClosedBytes > maxAwaitingBytes || w.awaitClosedBytes <= 0 {
 		t.Errorf("closed incidents awaiting hold %d bytes, bound %d", w.awaitClosedBytes, maxAwaitingBytes)
@@ -346,7 +364,7 @@ func TestEvidenceSettledAfterACrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: pidAlert(1, 77), Received: time.Now(), Input: "http", Run: 1})
+	b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: pidAlert(1, 77), Received: time.Now(), Input: "http", Run: 1, Evidence: evAsked})
 	if _, err := sp.Append(b); err != nil {
 		t.Fatal(err)
 	}
@@ -402,4 +420,110 @@ func TestStopWithSnapshotsUnderWay(t *testing.T) {
 			t.Errorf("report %s: evidence %+v, want skipped: %s", r.ID, r.Evidence, evidenceStopped)
 		}
 	}
+}
+
+// TestEvidenceDecidedOnReceipt: one snapshot per incident key within the
+// incident window, at most per_second a second, none when the workers'
+// queue is full; a refused append takes its ask back.
+func TestEvidenceDecidedOnReceipt(t *testing.T) {
+	q := &queue{metrics: NewMetrics()}
+	var table atomic.Pointer[rules.Table]
+	table.Store(defaultTable())
+	q.asker = newEvidenceAsker(nil, q, &table, 2, time.Minute)
+	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
+	steps := []struct {
+		key  string
+		at   time.Duration
+		want byte
+	}{
+		{"a", 0, evAsked},
+		{"a", time.Second, evSame}, // the same incident
+		{"b", 1100 * time.Millisecond, evAsked},
+		{"c", 1200 * time.Millisecond, evAsked},
+		{"d", 1300 * time.Millisecond, evRate}, // 2 this second already
+		{"a", 61 * time.Second, evAsked},       // the window has passed
+	}
+	for i, s := range steps {
+		if got := q.decideEvidence(s.key, t0.Add(s.at)); got != s.want {
+			t.Errorf("step %d (%s at %v): %d, want %d", i, s.key, s.at, got, s.want)
+		}
+	}
+	q.undecideEvidence(evAsked, "a")
+	if got := q.decideEvidence("a", t0.Add(61*time.Second+time.Millisecond)); got != evAsked {
+		t.Errorf("after a refused append: %d, want asked again", got)
+	}
+	for range cap(q.asker.jobs) {
+		q.asker.jobs <- evidenceJob{}
+	}
+	if got := q.decideEvidence("e", t0.Add(2*time.Minute)); got != evBusy {
+		t.Errorf("full queue: %d, want busy", got)
+	}
+	for i := range 2 * maxRecentKeys {
+		q.asker.second = time.Time{} // no rate bound here
+		for len(q.asker.jobs) > 0 {
+			<-q.asker.jobs
+		}
+		q.decideEvidence(strconv.Itoa(i), t0.Add(3*time.Minute))
+	}
+	if n := len(q.asker.recent); n > maxRecentKeys+1 {
+		t.Errorf("%d keys remembered, bound %d", n, maxRecentKeys)
+	}
+}
+
+// TestEvidenceAskedBeforeTheBacklog: the snapshot of a live alert is
+// asked for on receipt, while the writer is still busy with a flood
+// received before it, not when the writer reaches the alert.
+func TestEvidenceAskedBeforeTheBacklog(t *testing.T) {
+	const n = 100_000
+	cfg := testConfig(t)
+	cfg.Evidence.Enabled = true
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), MaxBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		a := alert("Read sensitive file untrusted", i)
+		a.Fields["fd.name"] = event.Str("/etc/shadow")
+		b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: a, Received: time.Unix(1775124000, int64(i)), Input: "grpc", Run: 1})
+		if _, err := sp.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	metrics := make(chan *Metrics, 1)
+	var backlogAtAsk atomic.Int64
+	backlogAtAsk.Store(-1)
+	var m *Metrics
+	ready := make(chan struct{})
+	take := func(ctx context.Context, r evidence.Request) report.Evidence {
+		<-ready
+		// The flood folds into one incident: applied = folded + 1.
+		backlogAtAsk.Store(int64(n - 1 - testutil.ToFloat64(m.Folded)))
+		return report.Evidence{Status: report.EvidenceExited, PID: r.PID}
+	}
+	src := &chanSource{ch: make(chan event.Alert)}
+	col := newCollector()
+	start(t, cfg, Options{Logger: zerolog.New(io.Discard), Sources: []stream.Source{src}, Written: col.written, metricsOut: metrics, evidence: take})
+	m = <-metrics
+	close(ready)
+	src.ch <- pidAlert(n+1, 4242)
+	waitFor(t, "the snapshot asked for", func() bool { return backlogAtAsk.Load() >= 0 })
+	if got := backlogAtAsk.Load(); got == 0 {
+		// Applying 100,000 alerts takes seconds; receiving one, less than
+		// a millisecond.
+		t.Fatal("the snapshot was asked for only once the writer had applied the whole flood before it")
+	}
+	t.Logf("asked with %d alerts of the flood not yet applied", backlogAtAsk.Load())
+	waitFor(t, "its report with the snapshot", func() bool {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		for _, r := range col.reports {
+			if r.Evidence != nil && r.Evidence.Status == report.EvidenceExited {
+				return true
+			}
+		}
+		return false
+	})
 }

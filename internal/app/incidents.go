@@ -35,6 +35,7 @@ type record struct {
 	run   int64
 	a     event.Alert
 	ev    *evidenceRec // an evidence record, not an alert
+	evi   byte         // an alert's evidence decision on receipt (ev* codes)
 }
 
 // incident is one report that may still fold alerts: an incident, or a

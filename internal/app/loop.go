@@ -218,6 +218,6 @@ func (w *writer) nextRecord() (*record, bool) {
 		if e.Received.IsZero() {
 			recv = w.clock // a record of an older version
 		}
-		return &record{seq: seq, sum: xxhash.Sum64(payload[at:]), recv: recv, input: e.Input, run: e.Run, a: e.Alert}, true
+		return &record{seq: seq, sum: xxhash.Sum64(payload[at:]), recv: recv, input: e.Input, run: e.Run, a: e.Alert, evi: e.Evidence}, true
 	}
 }

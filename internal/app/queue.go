@@ -51,6 +51,7 @@ type queue struct {
 	done      chan struct{} // closed by close
 	closed    bool
 	metrics   *Metrics
+	asker     *evidenceAsker // nil: evidence is off; guarded by mu
 	log       zerolog.Logger
 	lastLog   time.Time // of the last "spool full" line, at most one a minute
 	lastLogMu sync.Mutex
@@ -158,6 +159,7 @@ const maxSpoolValue = 256 << 10
 
 // offer appends a to the spool, and queues a copy if there is room.
 func (q *queue) offer(input string, a event.Alert) error {
+	key, pid := q.evidenceKey(&a)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -165,6 +167,9 @@ func (q *queue) offer(input string, a event.Alert) error {
 	}
 	recv := max(time.Now().UnixNano(), q.lastRecv)
 	e := spool.Entry{Alert: a, Received: time.Unix(0, recv), Input: input, Run: q.run}
+	if pid {
+		e.Evidence = q.decideEvidence(key, time.Unix(0, recv))
+	}
 	var at int
 	q.buf, at = spool.AppendEntry(q.buf[:0], &e)
 	// Megabytes of command line: keep what any report can show.
@@ -172,8 +177,14 @@ func (q *queue) offer(input string, a event.Alert) error {
 		e.Alert = e.Alert.Capped(keep)
 		q.buf, at = spool.AppendEntry(q.buf[:0], &e)
 	}
-	if err := q.push(q.buf, at, record{recv: recv, input: input, run: q.run, a: e.Alert}); err != nil {
+	seq, err := q.push(q.buf, at, record{recv: recv, input: input, run: q.run, a: e.Alert, evi: e.Evidence})
+	if err != nil {
+		q.undecideEvidence(e.Evidence, key)
 		return err
+	}
+	if e.Evidence == evAsked {
+		// Room was checked by decideEvidence, under the same lock.
+		q.asker.jobs <- evidenceJob{target: seq, a: e.Alert, table: q.asker.table.Load()}
 	}
 	q.metrics.received(a.Source)
 	return nil
@@ -197,22 +208,24 @@ func (q *queue) offerEvidence(target uint64, ev *report.Evidence) error {
 	defer q.mu.Unlock()
 	recv := max(time.Now().UnixNano(), q.lastRecv)
 	q.buf = spool.AppendEvidence(q.buf[:0], &spool.Evidence{Target: target, Received: time.Unix(0, recv), Run: q.run, Body: body})
-	return q.push(q.buf, 0, record{recv: recv, input: "evidence", run: q.run, ev: &evidenceRec{target: target, ev: clone}})
+	_, err = q.push(q.buf, 0, record{recv: recv, input: "evidence", run: q.run, ev: &evidenceRec{target: target, ev: clone}})
+	return err
 }
 
 // push appends payload to the spool and, while the writer keeps up, a copy
 // of its record r to the channel; alertAt is where the alert's own bytes
-// start, for the record's checksum. q.mu is held.
-func (q *queue) push(payload []byte, alertAt int, r record) error {
+// start, for the record's checksum. It returns the record's position.
+// q.mu is held.
+func (q *queue) push(payload []byte, alertAt int, r record) (uint64, error) {
 	pos, err := q.spool.AppendPos(payload)
 	if cap(q.buf) > 1<<20 {
 		defer func() { q.buf = nil }()
 	}
 	if errors.Is(err, spool.ErrFull) {
-		return errFull
+		return 0, errFull
 	}
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return 0, fmt.Errorf("spool: %w", err)
 	}
 	q.lastRecv = r.recv
 	q.last.Store(pos.Seq)
@@ -230,7 +243,7 @@ func (q *queue) push(payload []byte, alertAt int, r record) error {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	return nil
+	return pos.Seq, nil
 }
 
 // toMemory switches the queue back to the channel once the writer has read

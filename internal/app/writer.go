@@ -69,12 +69,7 @@ type writer struct {
 	// awaitClosedBytes is the memory of the closed incidents awaiting.
 	awaitClosedBytes int64
 
-	evWindow   int64 // receive time starting the second the evidence rate is counted in
-	evInWindow int   // snapshots asked for in it
-
-	evidenceOn  bool           // evidence.enabled
-	evPerSecond int            // evidence.per_second
-	asker       *evidenceAsker // nil: evidence is off
+	asker *evidenceAsker // nil: evidence is off
 
 	// Write bookkeeping.
 	pending  []*incident // to write, in order

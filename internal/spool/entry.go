@@ -20,12 +20,17 @@ type Entry struct {
 	Received time.Time // when the daemon accepted the alert
 	Input    string    // the input that delivered it: grpc, http, file, ...
 	Run      int64     // the daemon run that accepted it (its start, Unix ns)
+	// Evidence is what the daemon decided, on receipt, about a snapshot
+	// of the alert's process (the app's codes; 0: nothing), so that a
+	// replay knows whether an answer may come.
+	Evidence byte
 }
 
 // entryVersion is the first byte of an entry payload. Version 1 payloads
 // are the JSON of EncodeAlert and start with '{'; version 2 lacks the raw
-// alert and the recovered marks of version 3.
-const entryVersion = 3
+// alert and the recovered marks of version 3, which lacks the evidence
+// decision of version 4.
+const entryVersion = 4
 
 // recoveredBit marks, in a field's kind byte, a value read back from the
 // output text (event.Value.Recovered).
@@ -43,6 +48,7 @@ func AppendEntry(buf []byte, e *Entry) (out []byte, alertAt int) {
 	buf = appendString(buf, e.Input)
 	buf = binary.AppendVarint(buf, unixNano(e.Received))
 	buf = binary.AppendVarint(buf, e.Run)
+	buf = append(buf, e.Evidence)
 	alertAt = len(buf)
 	a := &e.Alert
 	buf = binary.AppendVarint(buf, a.Time.Unix())
@@ -107,7 +113,7 @@ func DecodeEntry(p []byte) (Entry, int, error) {
 	}
 	d := decoder{b: p}
 	version := d.byte()
-	if version != entryVersion && version != 2 {
+	if version < 2 || version > entryVersion {
 		if d.err != nil {
 			return Entry{}, 0, d.err
 		}
@@ -119,6 +125,9 @@ func DecodeEntry(p []byte) (Entry, int, error) {
 		e.Received = time.Unix(0, ns).UTC()
 	}
 	e.Run = d.varint()
+	if version >= 4 {
+		e.Evidence = d.byte()
+	}
 	alertAt := d.i
 	a := &e.Alert
 	sec := d.varint()

@@ -131,17 +131,25 @@ func BenchmarkEntry(b *testing.B) {
 	})
 }
 
-// TestDecodeEntryV2: entries spooled by the previous version (no raw alert,
-// no recovered marks) still decode.
-func TestDecodeEntryV2(t *testing.T) {
+// TestDecodeEntryOlderVersions: entries spooled by earlier versions (v3:
+// no evidence decision; v2: nor raw alert or recovered marks) still decode.
+func TestDecodeEntryOlderVersions(t *testing.T) {
 	e := Entry{Alert: event.Alert{Rule: "r", Fields: event.Fields{"fd.name": event.Str("/etc/x")}}, Input: "file"}
-	b, _ := AppendEntry(nil, &e)
-	if b[len(b)-1] != 0 {
-		t.Fatal("an empty raw alert is not one zero byte at the end")
+	b, at := AppendEntry(nil, &e)
+	if b[len(b)-1] != 0 || b[at-1] != 0 {
+		t.Fatal("an empty raw alert or no evidence decision is not one zero byte")
 	}
-	v2 := append([]byte{2}, b[1:len(b)-1]...)
-	got, _, err := DecodeEntry(v2)
-	if err != nil || !reflect.DeepEqual(got, e) {
-		t.Fatalf("version 2: %v\n got %#v\nwant %#v", err, got, e)
+	v3 := append(append([]byte{3}, b[1:at-1]...), b[at:]...)
+	v2 := append([]byte{2}, v3[1:len(v3)-1]...)
+	for _, old := range [][]byte{v3, v2} {
+		got, _, err := DecodeEntry(old)
+		if err != nil || !reflect.DeepEqual(got, e) {
+			t.Fatalf("version %d: %v\n got %#v\nwant %#v", old[0], err, got, e)
+		}
+	}
+	e.Evidence = 3
+	b, _ = AppendEntry(nil, &e)
+	if got, _, err := DecodeEntry(b); err != nil || got.Evidence != 3 {
+		t.Fatalf("version 4: %v, evidence %d", err, got.Evidence)
 	}
 }
