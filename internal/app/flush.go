@@ -92,7 +92,9 @@ func (w *writer) writeChunk(part []*incident) ([]done, error) {
 			files, err := w.render(&r)
 			entries[i] = inc.entry()
 			entries[i].Files = files
-			out[i].entry = w.journalEntry(&r)
+			if w.journal != nil { // else the entry goes nowhere
+				out[i].entry = w.journalEntry(&r)
+			}
 			if w.written != nil {
 				out[i].report = &r
 			}
@@ -125,7 +127,9 @@ func (w *writer) writeChunk(part []*incident) ([]done, error) {
 	for i := range out {
 		if i < len(written) && len(written[i].Paths) > 0 {
 			out[i].path = written[i].Paths[0]
-			out[i].entry.Fields[journal.FieldReportPath] = out[i].path
+			if out[i].entry.Fields != nil {
+				out[i].entry.Fields[journal.FieldReportPath] = out[i].path
+			}
 		}
 	}
 	return out, nil
