@@ -11,12 +11,16 @@ import (
 	"github.com/falco-reporter/falco-reporter/internal/spool"
 )
 
+// tickEvery is how often the writer looks for updates that are due: an
+// update interval shorter than this is in effect this.
+const tickEvery = 250 * time.Millisecond
+
 // run is the writer's loop: take records, apply them, write what is due,
 // checkpoint, tick. It returns when the queue is closed and every record
 // is applied, or the drain deadline has passed, after a last write and
 // checkpoint.
 func (w *writer) run(stopBy *atomic.Int64) {
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	defer w.reader.Close()
 	backoff := time.Duration(0)

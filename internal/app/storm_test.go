@@ -421,7 +421,7 @@ func TestRestartContinuesIncidents(t *testing.T) {
 // update interval while the writer is busy, not only once it is idle. The
 // flood waits in the spool, so the writer never runs out of work.
 func TestUpdatesDuringAFlood(t *testing.T) {
-	const n = 100_000
+	const n = 400_000 // a flood of seconds: several updates are due during it
 	cfg := testConfig(t)
 	cfg.Incidents.UpdateInterval = 50 * time.Millisecond
 	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), MaxBytes: 1 << 30})
@@ -439,17 +439,40 @@ func TestUpdatesDuringAFlood(t *testing.T) {
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)
 	}
-	col := newCollector()
-	metrics := make(chan *Metrics, 1)
-	start(t, cfg, Options{Sources: []stream.Source{&chanSource{ch: make(chan event.Alert)}}, Written: col.written, metricsOut: metrics})
-	m := <-metrics
-	waitFor(t, "three writes", func() bool {
-		col.mu.Lock()
-		defer col.mu.Unlock()
-		return col.writes >= 3
-	})
-	if got := testutil.ToFloat64(m.Reported); got >= n {
-		t.Skipf("the writer applied all %d alerts before its third write: too fast to tell", n)
+	// Each write notes how much of the flood had been applied by then.
+	var m *Metrics
+	ready := make(chan struct{})
+	var mu sync.Mutex
+	var during []time.Time // writes while alerts of the flood were still to apply
+	var done time.Time     // when the whole flood was applied
+	written := func(r *report.Report, _ string) {
+		<-ready
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Occurrences < n {
+			during = append(during, time.Now())
+		} else if done.IsZero() {
+			done = time.Now()
+		}
 	}
+	metrics := make(chan *Metrics, 1)
+	start(t, cfg, Options{Sources: []stream.Source{&chanSource{ch: make(chan event.Alert)}}, Written: written, metricsOut: metrics})
+	m = <-metrics
+	close(ready)
 	waitFor(t, "every alert reported", func() bool { return testutil.ToFloat64(m.Reported) == n })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(during) == 0 {
+		t.Fatal("no write while the flood was applied, not even the report's first")
+	}
+	took := done.Sub(during[0])
+	every := max(cfg.Incidents.UpdateInterval, tickEvery)
+	if took < 4*every {
+		t.Skipf("the writer applied all %d alerts in %v: too fast to tell", n, took)
+	}
+	// One write when the incident opened, then one per update interval
+	// (half of them, for a loaded machine).
+	if want := 1 + int(took/every)/2; len(during) < want {
+		t.Errorf("%d writes in the %v the flood took, want at least %d (updates every %v)", len(during), took, want, every)
+	}
 }
