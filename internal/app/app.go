@@ -165,7 +165,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			take = c.Take
 		}
 		w.evidenceGrace = min(cfg.Evidence.Timeout, 2*time.Second)
-		w.asker = newEvidenceAsker(take, q, &tablePtr, max(cfg.Evidence.PerSecond, 1), cfg.Incidents.Window)
+		w.asker = newEvidenceAsker(take, q, &tablePtr, max(cfg.Evidence.PerSecond, 1), cfg.Incidents.Window,
+			cfg.Incidents.Storm.Incidents, cfg.Incidents.Storm.Window)
 		q.asker = w.asker
 		askCtx, stopAsking := context.WithCancel(context.Background())
 		w.asker.start(askCtx)

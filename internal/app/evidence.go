@@ -70,7 +70,8 @@ const (
 	evOff               // evidence.enabled is false
 	evRate              // more than evidence.per_second this second
 	evBusy              // the workers had every request they can hold
-	evSame              // asked for this incident key moments before, for an earlier alert
+	evSame              // decided about for this incident key moments before, for an earlier alert
+	evStorm             // the rule has asked for incidents.storm snapshots on this host within its window
 )
 
 // maxRecentKeys bounds the incident keys remembered as asked for.
@@ -92,32 +93,42 @@ type evidenceAsker struct {
 	window    time.Duration // incidents.window: a key asked within it is not asked again
 	second    time.Time     // start of the second the rate is counted in
 	inSecond  int
-	recent    map[string]time.Time // keys asked for, and when
+	recent    map[string]time.Time // keys decided about, and when last
 	order     []askedKey           // the same, oldest first
-	wg        sync.WaitGroup
+	// stormMax and stormWindow are incidents.storm; storms holds, per
+	// rule and host, the times of the snapshots asked for in the window.
+	stormMax    int
+	stormWindow time.Duration
+	storms      map[string][]time.Time
+	wg          sync.WaitGroup
 }
 
-func newEvidenceAsker(take takeFunc, q *queue, table *atomic.Pointer[rules.Table], perSecond int, window time.Duration) *evidenceAsker {
+func newEvidenceAsker(take takeFunc, q *queue, table *atomic.Pointer[rules.Table], perSecond int, window time.Duration, stormMax int, stormWindow time.Duration) *evidenceAsker {
 	return &evidenceAsker{take: take, q: q, table: table, perSecond: perSecond, window: window,
+		stormMax: stormMax, stormWindow: stormWindow, storms: map[string][]time.Time{},
 		jobs: make(chan evidenceJob, evidenceQueue), recent: map[string]time.Time{}}
 }
 
-// evidenceKey returns the incident key of a, and whether a names a
-// process a snapshot could be taken of. It runs before the queue's lock:
-// the key costs what the writer's folding costs.
-func (q *queue) evidenceKey(a *event.Alert) (string, bool) {
+// evidenceKey returns the incident key of a, its rule and host, and
+// whether a names a process a snapshot could be taken of. It runs before
+// the queue's lock: the key costs what the writer's folding costs.
+func (q *queue) evidenceKey(a *event.Alert) (key, storm string, ok bool) {
 	if _, ok := evidencePID(a); !ok {
-		return "", false
+		return "", "", false
 	}
 	if q.asker == nil {
-		return "", true
+		return "", "", true
 	}
-	return boundKey(q.asker.table.Load().IncidentKey(a)), true
+	return boundKey(q.asker.table.Load().IncidentKey(a)), boundKey(a.Rule + "\x00" + a.Hostname), true
 }
 
 // decideEvidence decides, on receipt at now, about a snapshot for an
-// alert that names a process; q.mu is held.
-func (q *queue) decideEvidence(key string, now time.Time) byte {
+// alert that names a process, of incident key key and rule and host
+// storm; q.mu is held. Every key decided about is remembered for as long
+// as the writer would fold its alerts (a window that slides with each
+// alert), so that an incident is decided about once, whatever the
+// decision.
+func (q *queue) decideEvidence(key, storm string, now time.Time) byte {
 	e := q.asker
 	if e == nil {
 		return evOff
@@ -129,30 +140,61 @@ func (q *queue) decideEvidence(key string, now time.Time) byte {
 		e.order = e.order[1:]
 	}
 	if at, ok := e.recent[key]; ok && now.Sub(at) < e.window {
+		e.remember(key, now)
 		return evSame
+	}
+	e.remember(key, now)
+	if e.stormMax > 0 {
+		// As the writer folds a rule's further incidents on a host into a
+		// storm report, which takes no snapshot.
+		asks := e.storms[storm]
+		for len(asks) > 0 && now.Sub(asks[0]) >= e.stormWindow {
+			asks = asks[1:]
+		}
+		e.storms[storm] = asks
+		if len(asks) >= e.stormMax {
+			return evStorm
+		}
 	}
 	if now.Sub(e.second) >= time.Second {
 		e.second, e.inSecond = now, 0
 	}
 	if e.inSecond >= e.perSecond {
-		q.metrics.Evidence.WithLabelValues("skipped_rate").Inc()
 		return evRate
 	}
 	if len(e.jobs) >= cap(e.jobs) {
-		q.metrics.Evidence.WithLabelValues("skipped_busy").Inc()
 		return evBusy
 	}
 	e.inSecond++
-	e.recent[key] = now
-	e.order = append(e.order, askedKey{key, now})
+	if e.stormMax > 0 {
+		if len(e.storms) > maxTrackedStorms {
+			clear(e.storms)
+		}
+		e.storms[storm] = append(e.storms[storm], now)
+	}
 	return evAsked
 }
 
-// undecideEvidence forgets an ask whose alert the spool refused.
-func (q *queue) undecideEvidence(decision byte, key string) {
+// maxTrackedStorms bounds the rule and host pairs counted.
+const maxTrackedStorms = 1024
+
+// remember notes that key was decided about at now.
+func (e *evidenceAsker) remember(key string, now time.Time) {
+	e.recent[key] = now
+	e.order = append(e.order, askedKey{key, now})
+}
+
+// undecideEvidence forgets a decision whose alert the spool refused.
+func (q *queue) undecideEvidence(decision byte, key, storm string) {
+	if decision == evNone || decision == evOff {
+		return
+	}
+	delete(q.asker.recent, key)
 	if decision == evAsked {
 		q.asker.inSecond--
-		delete(q.asker.recent, key)
+		if asks := q.asker.storms[storm]; len(asks) > 0 {
+			q.asker.storms[storm] = asks[:len(asks)-1]
+		}
 	}
 }
 
@@ -275,10 +317,23 @@ func (w *writer) evidenceOpened(inc *incident, r *record) {
 		inc.evidence = &report.Evidence{Status: report.EvidenceOff}
 	case evRate:
 		inc.evidence = skipped("more snapshots were due this second than evidence.per_second allows")
+		w.countSkip(r, "skipped_rate")
 	case evBusy:
 		inc.evidence = skipped("the evidence collector was still busy with earlier snapshots")
+		w.countSkip(r, "skipped_busy")
+	case evStorm:
+		inc.evidence = skipped("the rule was storming on this host: as many snapshots as incidents.storm allows were taken in its window")
+		w.countSkip(r, "skipped_storm")
 	case evSame:
-		inc.evidence = skipped("a snapshot had been asked for an earlier alert with the same incident key, counted in another report")
+		inc.evidence = skipped("an earlier alert with the same incident key, counted in another report, was decided about moments before")
+	}
+}
+
+// countSkip counts a snapshot not asked for, once: by the run that
+// received the alert.
+func (w *writer) countSkip(r *record, label string) {
+	if r.run == w.runID {
+		w.metrics.Evidence.WithLabelValues(label).Inc()
 	}
 }
 

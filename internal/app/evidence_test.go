@@ -422,48 +422,58 @@ func TestStopWithSnapshotsUnderWay(t *testing.T) {
 	}
 }
 
-// TestEvidenceDecidedOnReceipt: one snapshot per incident key within the
-// incident window, at most per_second a second, none when the workers'
-// queue is full; a refused append takes its ask back.
+// TestEvidenceDecidedOnReceipt: one decision per incident key while the
+// writer would fold its alerts (a window sliding with each alert), a skip
+// included; at most per_second a second; no more per rule and host than a
+// storm allows; none when the workers' queue is full; a refused append
+// takes its decision back.
 func TestEvidenceDecidedOnReceipt(t *testing.T) {
 	q := &queue{metrics: NewMetrics()}
 	var table atomic.Pointer[rules.Table]
 	table.Store(defaultTable())
-	q.asker = newEvidenceAsker(nil, q, &table, 2, time.Minute)
+	q.asker = newEvidenceAsker(nil, q, &table, 2, time.Minute, 3, time.Minute)
 	t0 := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	steps := []struct {
-		key  string
-		at   time.Duration
-		want byte
+		key, storm string
+		at         time.Duration
+		want       byte
 	}{
-		{"a", 0, evAsked},
-		{"a", time.Second, evSame}, // the same incident
-		{"b", 1100 * time.Millisecond, evAsked},
-		{"c", 1200 * time.Millisecond, evAsked},
-		{"d", 1300 * time.Millisecond, evRate}, // 2 this second already
-		{"a", 61 * time.Second, evAsked},       // the window has passed
+		{"a", "s1", 0, evAsked},
+		{"a", "s1", ms(1000), evSame}, // the same incident
+		{"b", "s2", ms(1100), evAsked},
+		{"c", "s3", ms(1200), evAsked},
+		{"d", "s4", ms(1300), evRate},   // 2 this second already
+		{"d", "s4", ms(1400), evSame},   // a skip is remembered too
+		{"a", "s1", ms(50000), evSame},  // within a minute of its last alert
+		{"a", "s1", ms(100000), evSame}, // and again: the window slides
+		{"a", "s1", ms(170000), evAsked},
+		{"e1", "s5", ms(200000), evAsked},
+		{"e2", "s5", ms(201500), evAsked},
+		{"e3", "s5", ms(203000), evAsked},
+		{"e4", "s5", ms(204500), evStorm}, // the rule's 4th incident on the host in a minute
 	}
 	for i, s := range steps {
-		if got := q.decideEvidence(s.key, t0.Add(s.at)); got != s.want {
+		if got := q.decideEvidence(s.key, s.storm, t0.Add(s.at)); got != s.want {
 			t.Errorf("step %d (%s at %v): %d, want %d", i, s.key, s.at, got, s.want)
 		}
 	}
-	q.undecideEvidence(evAsked, "a")
-	if got := q.decideEvidence("a", t0.Add(61*time.Second+time.Millisecond)); got != evAsked {
+	at := t0.Add(300 * time.Second)
+	if got := q.decideEvidence("f", "s6", at); got != evAsked {
+		t.Fatalf("f: %d", got)
+	}
+	q.undecideEvidence(evAsked, "f", "s6")
+	if got := q.decideEvidence("f", "s6", at.Add(ms(1))); got != evAsked {
 		t.Errorf("after a refused append: %d, want asked again", got)
 	}
 	for range cap(q.asker.jobs) {
 		q.asker.jobs <- evidenceJob{}
 	}
-	if got := q.decideEvidence("e", t0.Add(2*time.Minute)); got != evBusy {
+	if got := q.decideEvidence("g", "s7", at.Add(ms(2000))); got != evBusy {
 		t.Errorf("full queue: %d, want busy", got)
 	}
 	for i := range 2 * maxRecentKeys {
-		q.asker.second = time.Time{} // no rate bound here
-		for len(q.asker.jobs) > 0 {
-			<-q.asker.jobs
-		}
-		q.decideEvidence(strconv.Itoa(i), t0.Add(3*time.Minute))
+		q.decideEvidence(strconv.Itoa(i), "s8", at.Add(ms(3000)))
 	}
 	if n := len(q.asker.recent); n > maxRecentKeys+1 {
 		t.Errorf("%d keys remembered, bound %d", n, maxRecentKeys)

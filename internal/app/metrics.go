@@ -51,7 +51,7 @@ func NewMetrics() *Metrics {
 		SpoolBytes:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_spool_bytes", Help: "Bytes of received alerts held in the spool until their reports are durable."}),
 		QueueDepth:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "falco_reporter_queue_depth", Help: "Alerts in the spool not yet taken by the writer."}),
 		Storms:        prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_storms_total", Help: "Alert storms: a rule opened more incidents on one host than incidents.storm allows."}),
-		Evidence:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falco_reporter_evidence_total", Help: "Evidence snapshots by outcome: taken, exited, pid_reused, failed; or never asked for: skipped_rate, skipped_busy, skipped_stopping; or given_up (too many awaited at once)."}, []string{"outcome"}),
+		Evidence:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falco_reporter_evidence_total", Help: "Evidence snapshots by outcome: taken, exited, pid_reused, failed; or never asked for: skipped_rate, skipped_busy, skipped_storm, skipped_stopping; or given_up (too many awaited at once)."}, []string{"outcome"}),
 		Reported:      prometheus.NewCounter(prometheus.CounterOpts{Name: "falco_reporter_alerts_reported_total", Help: "Alerts counted in durably written reports (an alert folded into an update counts when the update is durable)."}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falco_reporter_report_latency_seconds", Help: "From the receipt of an alert that opens a report to that report being durable on disk.",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}}),

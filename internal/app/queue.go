@@ -159,7 +159,7 @@ const maxSpoolValue = 256 << 10
 
 // offer appends a to the spool, and queues a copy if there is room.
 func (q *queue) offer(input string, a event.Alert) error {
-	key, pid := q.evidenceKey(&a)
+	key, storm, pid := q.evidenceKey(&a)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -168,7 +168,7 @@ func (q *queue) offer(input string, a event.Alert) error {
 	recv := max(time.Now().UnixNano(), q.lastRecv)
 	e := spool.Entry{Alert: a, Received: time.Unix(0, recv), Input: input, Run: q.run}
 	if pid {
-		e.Evidence = q.decideEvidence(key, time.Unix(0, recv))
+		e.Evidence = q.decideEvidence(key, storm, time.Unix(0, recv))
 	}
 	var at int
 	q.buf, at = spool.AppendEntry(q.buf[:0], &e)
@@ -179,7 +179,7 @@ func (q *queue) offer(input string, a event.Alert) error {
 	}
 	seq, err := q.push(q.buf, at, record{recv: recv, input: input, run: q.run, a: e.Alert, evi: e.Evidence})
 	if err != nil {
-		q.undecideEvidence(e.Evidence, key)
+		q.undecideEvidence(e.Evidence, key, storm)
 		return err
 	}
 	if e.Evidence == evAsked {

@@ -19,7 +19,7 @@
 //	offset 8   uint64 little-endian  sequence number
 //	offset 16  payload
 //
-// A payload is an alert (AppendEntry: a version byte, 2 or 3, or '{' for
+// A payload is an alert (AppendEntry: a version byte, 2 to 4, or '{' for
 // version 1) or an evidence snapshot for an incident (AppendEvidence: 'E').
 //
 // A damaged region (a torn write, garbage, a bad checksum, a sequence number
