@@ -487,21 +487,7 @@ func TestEvidenceAskedBeforeTheBacklog(t *testing.T) {
 	const n = 100_000
 	cfg := testConfig(t)
 	cfg.Evidence.Enabled = true
-	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), MaxBytes: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		a := alert("Read sensitive file untrusted", i)
-		a.Fields["fd.name"] = event.Str("/etc/shadow")
-		b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: a, Received: time.Unix(1775124000, int64(i)), Input: "grpc", Run: 1})
-		if _, err := sp.Append(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sp.Close(); err != nil {
-		t.Fatal(err)
-	}
+	spoolFlood(t, cfg.StateDir, n)
 	metrics := make(chan *Metrics, 1)
 	var backlogAtAsk atomic.Int64
 	backlogAtAsk.Store(-1)

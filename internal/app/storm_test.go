@@ -424,21 +424,7 @@ func TestUpdatesDuringAFlood(t *testing.T) {
 	const n = 400_000 // a flood of seconds: several updates are due during it
 	cfg := testConfig(t)
 	cfg.Incidents.UpdateInterval = 50 * time.Millisecond
-	sp, err := spool.Open(spool.Options{Dir: filepath.Join(cfg.StateDir, "spool"), MaxBytes: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		a := alert("Read sensitive file untrusted", i)
-		a.Fields["fd.name"] = event.Str("/etc/shadow")
-		b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: a, Received: time.Unix(1775124000, int64(i)), Input: "grpc", Run: 1})
-		if _, err := sp.Append(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := sp.Close(); err != nil {
-		t.Fatal(err)
-	}
+	spoolFlood(t, cfg.StateDir, n)
 	// Each write notes how much of the flood had been applied by then.
 	var m *Metrics
 	ready := make(chan struct{})
@@ -474,5 +460,26 @@ func TestUpdatesDuringAFlood(t *testing.T) {
 	// (half of them, for a loaded machine).
 	if want := 1 + int(took/every)/2; len(during) < want {
 		t.Errorf("%d writes in the %v the flood took, want at least %d (updates every %v)", len(during), took, want, every)
+	}
+}
+
+// spoolFlood puts n alerts of one incident in the spool under stateDir, as
+// an earlier run left them: a backlog the writer applies at start.
+func spoolFlood(t *testing.T, stateDir string, n int) {
+	t.Helper()
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(stateDir, "spool"), MaxBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		a := alert("Read sensitive file untrusted", i)
+		a.Fields["fd.name"] = event.Str("/etc/shadow")
+		b, _ := spool.AppendEntry(nil, &spool.Entry{Alert: a, Received: time.Unix(1775124000, int64(i)), Input: "grpc", Run: 1})
+		if _, err := sp.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
